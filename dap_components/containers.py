@@ -1,0 +1,145 @@
+"""The one way this program declares a long-running container, so every one of them gets the same
+guarantees: pinned image, restart policy, healthcheck, log rotation, labels, delete-before-replace."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_docker as docker
+
+LOG_OPTS = {"max-size": "10m", "max-file": "3"}
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENTS_DIR = REPO_ROOT / "environments"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file placed in the container before it starts. ``content`` may be a secret Output."""
+
+    path: str
+    content: pulumi.Input[str]
+    mode: str = "0444"
+
+
+@dataclass(frozen=True)
+class NetworkAttachment:
+    network: pulumi.Input[str]  # the network's name
+    aliases: Sequence[str] = ()
+
+
+@dataclass
+class ContainerSpec:
+    role: str  # e.g. "gitlab"; the Docker container is named f"{prefix}-{role}"
+    image: pulumi.Input[str]  # an image id (from RemoteImage.image_id)
+    healthcheck: Sequence[str]  # Docker healthcheck test, e.g. ["CMD", "pg_isready"]
+    networks: Sequence[NetworkAttachment]
+    command: Optional[Sequence[pulumi.Input[str]]] = None
+    entrypoint: Optional[Sequence[str]] = None
+    envs: Sequence[pulumi.Input[str]] = ()
+    uploads: Sequence[Upload] = ()
+    volumes: Sequence[tuple[pulumi.Input[str], str]] = ()  # (volume name, container path)
+    binds: Sequence[tuple[str, str, bool]] = ()  # (host path, container path, read only)
+    ports: Sequence[tuple[int, int, str]] = ()  # (internal, external, host ip)
+    hosts: Sequence[tuple[str, pulumi.Input[str]]] = ()  # extra /etc/hosts entries
+    memory_mb: Optional[int] = None
+    cpus: Optional[float] = None
+    shm_size_mb: Optional[int] = None
+    user: Optional[str] = None
+    health_interval: str = "15s"
+    health_start_period: str = "60s"
+    health_retries: int = 5
+    wait_timeout: int = 300
+    gpus: Optional[str] = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def make_container(
+    resource_name: str, container_name: str, spec: ContainerSpec, opts: pulumi.ResourceOptions
+) -> docker.Container:
+    labels = {"dap.role": spec.role, **spec.labels}
+    return docker.Container(
+        resource_name,
+        name=container_name,
+        image=spec.image,
+        restart="unless-stopped",
+        command=list(spec.command) if spec.command is not None else None,
+        entrypoints=list(spec.entrypoint) if spec.entrypoint is not None else None,
+        envs=list(spec.envs) or None,
+        user=spec.user,
+        healthcheck=docker.ContainerHealthcheckArgs(
+            tests=list(spec.healthcheck),
+            interval=spec.health_interval,
+            timeout="10s",
+            start_period=spec.health_start_period,
+            start_interval="2s",
+            retries=spec.health_retries,
+        ),
+        wait=True,
+        wait_timeout=spec.wait_timeout,
+        log_driver="json-file",
+        log_opts=LOG_OPTS,
+        labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
+        networks_advanced=[
+            docker.ContainerNetworksAdvancedArgs(name=n.network, aliases=list(n.aliases) or None) for n in spec.networks
+        ],
+        uploads=[
+            docker.ContainerUploadArgs(file=u.path, content=u.content, permissions=u.mode) for u in spec.uploads
+        ]
+        or None,
+        volumes=[docker.ContainerVolumeArgs(volume_name=v, container_path=p) for v, p in spec.volumes]
+        + [docker.ContainerVolumeArgs(host_path=h, container_path=p, read_only=ro) for h, p, ro in spec.binds]
+        or None,
+        ports=[docker.ContainerPortArgs(internal=i, external=e, ip=ip, protocol="tcp") for i, e, ip in spec.ports]
+        or None,
+        hosts=[docker.ContainerHostArgs(host=h, ip=ip) for h, ip in spec.hosts] or None,
+        memory=spec.memory_mb,
+        cpus=str(spec.cpus) if spec.cpus is not None else None,
+        shm_size=spec.shm_size_mb,
+        gpus=spec.gpus,
+        security_opts=["no-new-privileges:true"],
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
+    )
+
+
+def pinned_image(resource_name: str, ref: str, opts: pulumi.ResourceOptions) -> docker.RemoteImage:
+    """A pinned image on the host of ``opts``' provider, kept on the host when the stack is destroyed."""
+    return docker.RemoteImage(resource_name, name=ref, keep_locally=True, opts=opts)
+
+
+def context_hash(directory: Path) -> str:
+    """A stable digest of a build context (file names, modes and contents)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        rel = path.relative_to(directory).as_posix()
+        digest.update(rel.encode() + b"\0" + oct(path.stat().st_mode & 0o777).encode() + b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:12]
+
+
+def environment_image(
+    resource_name: str, environment: str, base_image: str, prebuilt: Optional[str], opts: pulumi.ResourceOptions
+) -> docker.RemoteImage:
+    """An image from environments/<environment>, built on the target host with BASE_IMAGE, tagged by
+    the hash of its context; or a prebuilt image when the stack names one under ``images``."""
+    if prebuilt:
+        return pinned_image(resource_name, prebuilt, opts)
+    context = ENVIRONMENTS_DIR / environment
+    tag = f"dap-local/{environment}:{context_hash(context)}"
+    return docker.RemoteImage(
+        resource_name,
+        name=tag,
+        keep_locally=True,
+        build=docker.RemoteImageBuildArgs(
+            context=str(context),
+            dockerfile="Dockerfile",
+            build_args={"BASE_IMAGE": base_image},
+            use_legacy_builder=True,
+            labels={"dap.environment": environment},
+        ),
+        opts=opts,
+    )

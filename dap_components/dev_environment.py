@@ -1,0 +1,117 @@
+"""DevEnvironment: a reproducible SSH + Jupyter container that IDEs connect to, routed by its host's proxy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_random as random
+import pulumi_tls as tls
+
+from .config import DevEnvironmentConfig, PlatformConfig
+from .ports import dev_ssh_port
+from .containers import ContainerSpec, NetworkAttachment, Upload, environment_image, make_container
+from .render.credentials import render_mlflow_credentials
+from .routes import HttpRoute, StreamRoute
+from .services.base import SECRETS_DIR
+
+USER = "dev"
+JUPYTER_PORT = 8888
+ssh_port = dev_ssh_port
+
+
+def alias(env: DevEnvironmentConfig) -> str:
+    return f"dev-{env.name}"
+
+
+def jupyter_hostname(env: DevEnvironmentConfig, domain: str) -> str:
+    return f"jupyter-{env.name}.{domain}"
+
+
+def plan_routes(env: DevEnvironmentConfig, domain: str) -> tuple[list[HttpRoute], list[StreamRoute]]:
+    """The routes an environment needs on its host's proxy (plain values, known before any resource)."""
+    streams = [StreamRoute(f"dev-{env.name}-ssh", ssh_port(env.name), alias(env), 22, hostname=jupyter_hostname(env, domain))]
+    https = []
+    if env.jupyter:
+        https.append(HttpRoute(jupyter_hostname(env, domain), alias(env), JUPYTER_PORT, max_body_size="512m", timeout_seconds=3600))
+    return https, streams
+
+
+@dataclass
+class DevEnvironmentArgs:
+    cfg: PlatformConfig
+    env: DevEnvironmentConfig
+    prefix: str
+    network: pulumi.Input[str]  # the network its host's proxy shares with it
+    ssh_host: str  # the name users connect to
+    mlflow_password: pulumi.Output[str]  # secret
+    ca_pem: pulumi.Output[str]
+    extra_hosts: Sequence[tuple[str, str]] = field(default_factory=tuple)
+
+
+class DevEnvironment(pulumi.ComponentResource):
+    ssh_command: pulumi.Output[str]
+    jupyter_url: Optional[str]
+    private_key: Optional[pulumi.Output[str]]
+    jupyter_token: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DevEnvironmentArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("dap:index:DevEnvironment", name, {}, opts)
+        cfg, env = args.cfg, args.env
+        child = pulumi.ResourceOptions(parent=self)
+
+        if env.ssh_public_keys is None:
+            user_key = tls.PrivateKey(f"{name}-user-key", algorithm="ED25519", opts=child)
+            authorized_keys: pulumi.Input[str] = user_key.public_key_openssh
+            self.private_key = pulumi.Output.secret(user_key.private_key_openssh)
+        else:
+            authorized_keys = "\n".join(env.ssh_public_keys) + "\n"
+            self.private_key = None
+        host_key = tls.PrivateKey(f"{name}-host-key", algorithm="ED25519", opts=child)
+        token = random.RandomPassword(f"{name}-jupyter-token", length=48, special=False, opts=child)
+        self.jupyter_token = token.result
+        mlflow_credentials = args.mlflow_password.apply(lambda pw: render_mlflow_credentials("mlflow", pw))
+
+        image = environment_image(f"{name}-image", env.image, cfg.images.python_base, cfg.images.dev_python, child)
+        mlflow_url = f"https://mlflow.{cfg.domain}"
+        self.container = make_container(
+            f"{name}-container",
+            f"{args.prefix}-{alias(env)}",
+            ContainerSpec(
+                role="dev-environment",
+                image=image.image_id,
+                envs=[
+                    f"JUPYTER_ENABLED={'true' if env.jupyter else 'false'}",
+                    f"MLFLOW_TRACKING_URI={mlflow_url}",
+                    f"PGHOST=postgres-data.{cfg.domain}",
+                    "PGPORT=54322",
+                    "PGSSLMODE=verify-full",
+                    f"PGSSLROOTCERT={SECRETS_DIR}/ca.crt",
+                ],
+                uploads=[
+                    Upload(f"{SECRETS_DIR}/ca.crt", args.ca_pem),
+                    Upload(f"{SECRETS_DIR}/ssh_host_ed25519_key", pulumi.Output.secret(host_key.private_key_openssh), mode="0400"),
+                    Upload(f"{SECRETS_DIR}/authorized_keys", authorized_keys, mode="0400"),
+                    Upload(f"{SECRETS_DIR}/jupyter_token", token.result, mode="0400"),
+                    Upload(f"{SECRETS_DIR}/mlflow_credentials", mlflow_credentials, mode="0400"),
+                ],
+                networks=[NetworkAttachment(args.network, [alias(env)])],
+                hosts=list(args.extra_hosts),
+                healthcheck=["CMD", "/usr/local/bin/dap-dev-healthcheck"],
+                memory_mb=env.memory_mb,
+                cpus=env.cpus,
+            ),
+            child,
+        )
+        port = ssh_port(env.name)
+        self.ssh_command = pulumi.Output.from_input(f"ssh -p {port} {USER}@{args.ssh_host}")
+        self.jupyter_url = f"https://{jupyter_hostname(env, cfg.domain)}" if env.jupyter else None
+        self.host_public_key = host_key.public_key_openssh
+        self.register_outputs(
+            {
+                "sshCommand": self.ssh_command,
+                "jupyterUrl": self.jupyter_url,
+                "hostPublicKey": self.host_public_key,
+            }
+        )

@@ -1,0 +1,50 @@
+"""Provisioning steps run inside a container with `docker exec` (pulumi-command), e.g. creating the
+MLflow bucket in MinIO or a runner in GitLab.  Secrets travel on stdin, never on a command line."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_command as command
+
+
+def docker_exec(
+    resource_name: str,
+    *,
+    docker_host: str,
+    container: pulumi.Input[str],
+    script: str,
+    stdin: Optional[pulumi.Input[str]] = None,
+    delete_script: Optional[str] = None,
+    delete_reads_created_output: bool = False,
+    triggers: Optional[Sequence[pulumi.Input[object]]] = None,
+    secret_stdout: bool = False,
+    opts: pulumi.ResourceOptions,
+) -> command.local.Command:
+    """Run ``script`` with /bin/sh inside ``container`` on ``docker_host``; ``delete_script`` runs on delete,
+    reading stdin and, with ``delete_reads_created_output``, the create step's output as a last line."""
+
+    def wrap(body: str, with_created_output: bool = False) -> pulumi.Output[str]:
+        def cmd(name: str) -> str:
+            run = f"docker exec -i {shlex.quote(name)} /bin/sh -c {shlex.quote(body)}"
+            if with_created_output:
+                # stdin, then the create step's output as one more line (pulumi-command sets
+                # PULUMI_COMMAND_STDOUT on delete); both stay off every command line.
+                return f'{{ cat; printf "\\n%s\\n" "$PULUMI_COMMAND_STDOUT"; }} | {run}'
+            return run
+
+        return pulumi.Output.from_input(container).apply(cmd)
+
+    extra = pulumi.ResourceOptions(additional_secret_outputs=["stdout", "stderr"]) if secret_stdout else None
+    return command.local.Command(
+        resource_name,
+        create=wrap(script),
+        delete=wrap(delete_script, delete_reads_created_output) if delete_script else None,
+        stdin=stdin,
+        environment={"DOCKER_HOST": docker_host},
+        triggers=list(triggers) if triggers else None,
+        logging=command.local.Logging.NONE if secret_stdout else command.local.Logging.STDOUT_AND_STDERR,
+        opts=pulumi.ResourceOptions.merge(opts, extra) if extra else opts,
+    )

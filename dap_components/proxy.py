@@ -1,0 +1,140 @@
+"""ProxyRoute (one routed hostname or TCP port) and the nginx proxy container of a Docker host."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence, Union
+
+import pulumi
+import pulumi_docker as docker
+
+from .containers import ContainerSpec, NetworkAttachment, Upload, make_container, pinned_image
+from .pki import CertBundle, StackPki
+from .render import nginx
+from .routes import HttpRoute, StreamRoute
+
+Route = Union[HttpRoute, StreamRoute]
+
+
+@dataclass(frozen=True)
+class ProxyRouteArgs:
+    route: Route
+
+
+class ProxyRoute(pulumi.ComponentResource):
+    """A routed name (https://<hostname>) or TCP port on a host's proxy, and where it leads."""
+
+    endpoint: pulumi.Output[str]
+    upstream: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ProxyRouteArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("dap:index:ProxyRoute", name, {}, opts)
+        self.route = args.route
+        if isinstance(args.route, HttpRoute):
+            endpoint = f"https://{args.route.hostname}"
+        else:
+            endpoint = f"tcp://:{args.route.listen_port}"
+        self.endpoint = pulumi.Output.from_input(endpoint)
+        self.upstream = pulumi.Output.from_input(args.route.upstream)
+        self.register_outputs({"endpoint": self.endpoint, "upstream": self.upstream})
+
+
+def route_resource_name(route: Route) -> str:
+    if isinstance(route, HttpRoute):
+        return route.hostname.split(".", 1)[0]
+    return route.name
+
+
+def route_hostnames(http_routes: Sequence[HttpRoute], stream_routes: Sequence[StreamRoute]) -> list[str]:
+    """Every name clients use to reach this proxy: its certificate's SANs and its network aliases."""
+    return sorted({r.hostname for r in http_routes} | {s.hostname for s in stream_routes if s.hostname})
+
+
+@dataclass
+class ProxySpec:
+    image_ref: str
+    container_name: str
+    routes: Sequence[ProxyRoute]
+    bundle: CertBundle
+    networks: Sequence[NetworkAttachment]
+    publish_address: str
+    https_port: int
+    http_port: int
+    htpasswd: dict[str, pulumi.Input[str]]  # file name under nginx.HTPASSWD_DIR -> content (secret)
+
+
+def proxy_container(name: str, spec: ProxySpec, opts: pulumi.ResourceOptions):
+    """The nginx container: the only container of a host that publishes ports."""
+    http_routes = [r.route for r in spec.routes if isinstance(r.route, HttpRoute)]
+    stream_routes = [r.route for r in spec.routes if isinstance(r.route, StreamRoute)]
+    conf = nginx.render_nginx_conf(http_routes, stream_routes, public_https_port=spec.https_port)
+    image = pinned_image(f"{name}-image", spec.image_ref, opts)
+    uploads = [
+        Upload("/etc/nginx/nginx.conf", conf),
+        Upload(nginx.CERTIFICATE, spec.bundle.fullchain_pem),
+        Upload(nginx.CERTIFICATE_KEY, spec.bundle.key_pem, mode="0400"),
+    ] + [Upload(f"{nginx.HTPASSWD_DIR}/{fname}", content) for fname, content in sorted(spec.htpasswd.items())]
+    ports = [(nginx.HTTPS_PORT, spec.https_port, spec.publish_address), (nginx.HTTP_PORT, spec.http_port, spec.publish_address)]
+    ports += [(s.listen_port, s.listen_port, spec.publish_address) for s in sorted(stream_routes, key=lambda s: s.listen_port)]
+    return make_container(
+        name,
+        spec.container_name,
+        ContainerSpec(
+            role="proxy",
+            image=image.image_id,
+            healthcheck=["CMD-SHELL", "kill -0 $(cat /var/run/nginx.pid)"],
+            health_start_period="10s",
+            networks=spec.networks,
+            command=["nginx", "-g", "daemon off;"],
+            uploads=uploads,
+            ports=ports,
+            memory_mb=256,
+        ),
+        opts,
+    )
+
+
+@dataclass
+class HostProxyArgs:
+    image_ref: str
+    prefix: str  # Docker object name prefix on that host
+    http_routes: Sequence[HttpRoute]
+    stream_routes: Sequence[StreamRoute]
+    pki: StackPki  # issues the proxy certificate
+    publish_address: str
+    https_port: int
+    http_port: int
+
+
+class HostProxy(pulumi.ComponentResource):
+    """The proxy of a Docker host other than the service host (dev environments placed there)."""
+
+    network: pulumi.Output[str]
+
+    def __init__(self, name: str, args: HostProxyArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("dap:index:HostProxy", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        net = docker.Network(f"{name}-net", name=f"{args.prefix}-front", driver="bridge", opts=child)
+        self.routes = [
+            ProxyRoute(f"{name}-{route_resource_name(r)}-route", ProxyRouteArgs(r), opts=child)
+            for r in [*args.http_routes, *args.stream_routes]
+        ]
+        names = route_hostnames(args.http_routes, args.stream_routes)
+        bundle = args.pki.proxy_bundle(name, names, child)
+        self.container = proxy_container(
+            f"{name}-proxy",
+            ProxySpec(
+                image_ref=args.image_ref,
+                container_name=f"{args.prefix}-proxy",
+                routes=self.routes,
+                bundle=bundle,
+                networks=[NetworkAttachment(net.name, names)],
+                publish_address=args.publish_address,
+                https_port=args.https_port,
+                http_port=args.http_port,
+                htpasswd={},
+            ),
+            child,
+        )
+        self.network = net.name
+        self.register_outputs({"network": self.network})

@@ -1,0 +1,1 @@
+"""Pure functions from typed values to file text (no Pulumi types in or out)."""

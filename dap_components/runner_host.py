@@ -1,0 +1,148 @@
+"""RunnerHost: one gitlab-runner (docker executor) on a Docker host, registered with GitLab by the program."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_docker as docker
+
+from .config import PlatformConfig
+from .containers import ContainerSpec, NetworkAttachment, Upload, make_container, pinned_image
+from .docker_exec import docker_exec
+from .render.runner import CA_DIR, CA_FILE, CONFIG_DIR, RunnerSettings, render_config_toml
+
+
+def registration_script(description: str, run_untagged: bool, tags: Sequence[str]) -> str:
+    """Create an instance runner through the API (runner authentication token, glrt-...)."""
+    args = [
+        "--data runner_type=instance_type",
+        f"--data-urlencode description={json.dumps(description)}",
+        f"--data run_untagged={'true' if run_untagged else 'false'}",
+    ]
+    if tags:
+        args.append(f"--data-urlencode tag_list={json.dumps(','.join(tags))}")
+    return (
+        "set -eu\n"
+        "read -r token\n"
+        'curl -sS --fail -X POST -H "PRIVATE-TOKEN: $token" '
+        + " ".join(args)
+        + " http://127.0.0.1/api/v4/user/runners\n"
+    )
+
+
+UNREGISTER_SCRIPT = (
+    "set -u\n"
+    "read -r token\n"
+    "read -r created\n"
+    "id=$(printf '%s' \"$created\" | sed -n 's/.*\"id\": *\\([0-9][0-9]*\\).*/\\1/p')\n"
+    '[ -n "$id" ] || exit 0\n'
+    'curl -sS -o /dev/null -w "%{http_code}" -X DELETE -H "PRIVATE-TOKEN: $token" '
+    'http://127.0.0.1/api/v4/runners/$id | grep -qE "^(204|404)$"\n'
+)
+
+
+@dataclass
+class GitLabHandle:
+    """What a RunnerHost needs from the ServiceHost's GitLab."""
+
+    url: str
+    docker_host: str  # where the GitLab container runs (for docker exec)
+    container: pulumi.Output[str]
+    admin_token: pulumi.Output[str]  # secret
+    token_ready: pulumi.Resource
+    ca_pem: pulumi.Output[str]
+
+
+@dataclass
+class RunnerHostArgs:
+    cfg: PlatformConfig
+    prefix: str
+    docker_host: str
+    gitlab: GitLabHandle
+    platform_network: Optional[pulumi.Input[str]] = None  # set when on the service host's engine
+    extra_hosts: Sequence[tuple[str, str]] = field(default_factory=tuple)  # set when on another host
+
+
+class RunnerHost(pulumi.ComponentResource):
+    runner_name: str
+    token: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RunnerHostArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("dap:index:RunnerHost", name, {}, opts)
+        cfg = args.cfg
+        child = pulumi.ResourceOptions(parent=self)
+        self.runner_name = f"{args.prefix}-{name}"
+
+        if cfg.gitlab.runner_token is not None:
+            self.token = pulumi.Output.secret(cfg.gitlab.runner_token.get_secret_value())
+        else:
+            registration = docker_exec(
+                f"{name}-registration",
+                docker_host=args.gitlab.docker_host,
+                container=args.gitlab.container,
+                script=registration_script(self.runner_name, cfg.runner.run_untagged, cfg.runner.tags),
+                stdin=pulumi.Output.concat(args.gitlab.admin_token, "\n"),
+                delete_script=UNREGISTER_SCRIPT,
+                delete_reads_created_output=True,
+                secret_stdout=True,
+                triggers=[self.runner_name, args.docker_host],
+                opts=pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(depends_on=[args.gitlab.token_ready], ignore_changes=["stdin"])
+                ),
+            )
+            self.token = pulumi.Output.secret(registration.stdout.apply(lambda out: json.loads(out)["token"]))
+
+        if args.platform_network is not None:
+            network = args.platform_network
+        else:
+            network = docker.Network(
+                f"{name}-net", name=f"{self.runner_name}", driver="bridge", opts=child
+            ).name
+        ca_volume = docker.Volume(f"{name}-ca", name=f"{self.runner_name}-ca", opts=child)
+        cache_volume = docker.Volume(f"{name}-cache", name=f"{self.runner_name}-cache", opts=child)
+        extra_hosts = [f"{h}:{ip}" for h, ip in args.extra_hosts]
+        config_toml = pulumi.Output.all(self.token, network, ca_volume.name, cache_volume.name).apply(
+            lambda v: render_config_toml(
+                RunnerSettings(
+                    name=self.runner_name,
+                    url=args.gitlab.url,
+                    token=v[0],
+                    concurrency=cfg.runner.concurrency,
+                    default_image=cfg.images.job_default,
+                    ca_volume=v[2],
+                    cache_volume=v[3],
+                    privileged=cfg.runner.privileged,
+                    gpus=cfg.runner.gpus,
+                    job_memory_mb=cfg.runner.job_memory_mb,
+                    job_cpus=cfg.runner.job_cpus,
+                    network_mode=v[1] if args.platform_network is not None else None,
+                    extra_hosts=extra_hosts,
+                )
+            )
+        )
+        image = pinned_image(f"{name}-image", cfg.images.gitlab_runner, child)
+        self.container = make_container(
+            f"{name}-runner",
+            self.runner_name,
+            ContainerSpec(
+                role="gitlab-runner",
+                image=image.image_id,
+                uploads=[
+                    Upload(f"{CONFIG_DIR}/config.toml", pulumi.Output.secret(config_toml), mode="0600"),
+                    Upload(CA_FILE, args.gitlab.ca_pem),
+                ],
+                volumes=[(ca_volume.name, CA_DIR)],
+                binds=[("/var/run/docker.sock", "/var/run/docker.sock", False)],
+                networks=[NetworkAttachment(network)],
+                hosts=list(args.extra_hosts),
+                healthcheck=["CMD", "gitlab-runner", "verify", "--config", f"{CONFIG_DIR}/config.toml"],
+                health_interval="60s",
+                health_start_period="30s",
+                memory_mb=512,
+            ),
+            child,
+        )
+        self.register_outputs({"runnerName": self.runner_name, "dockerHost": args.docker_host})

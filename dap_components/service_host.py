@@ -1,0 +1,132 @@
+"""ServiceHost: the networks, volumes and services of the platform's service host, and its proxy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_docker as docker
+
+from .config import PlatformConfig
+from .containers import NetworkAttachment
+from .pki import StackPki
+from .proxy import ProxyRoute, ProxyRouteArgs, ProxySpec, proxy_container, route_hostnames, route_resource_name
+from .render.postgres import data_tuning, service_tuning
+from .routes import HttpRoute, StreamRoute
+from .services import gitlab, mlflow, pgadmin, portainer, postgres
+from .services.base import HostContext, ServiceResult
+from .services.minio import MinioStore
+
+# Networks by purpose. Only "front" reaches the outside world; the others are internal.
+NETWORKS = {
+    "front": False,  # proxy (publishes ports), runners and dev environments of this host
+    "web": True,  # proxy <-> web applications
+    "db": True,  # PostgreSQL <-> its clients and the proxy's TCP streams
+    "storage": True,  # object store <-> MLflow and the proxy
+}
+
+
+@dataclass
+class ServiceHostArgs:
+    cfg: PlatformConfig
+    pki: StackPki
+    prefix: str  # Docker object name prefix on the host, e.g. "dap-dev"
+    # Routes of DevEnvironments placed on this host (declared by them, served by this proxy).
+    extra_http_routes: Sequence[HttpRoute] = field(default_factory=tuple)
+    extra_stream_routes: Sequence[StreamRoute] = field(default_factory=tuple)
+
+
+class ServiceHost(pulumi.ComponentResource):
+    front_network: pulumi.Output[str]
+    urls: dict[str, str]
+    credentials: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: ServiceHostArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("dap:index:ServiceHost", name, {}, opts)
+        cfg = args.cfg
+        child = pulumi.ResourceOptions(parent=self)
+        networks = {
+            purpose: docker.Network(
+                f"{name}-{purpose}-net",
+                name=f"{args.prefix}-{purpose}",
+                driver="bridge",
+                internal=internal,
+                labels=[docker.NetworkLabelArgs(label="dap.purpose", value=purpose)],
+                opts=child,
+            )
+            for purpose, internal in NETWORKS.items()
+        }
+        ctx = HostContext(
+            name=name,
+            prefix=args.prefix,
+            cfg=cfg,
+            pki=args.pki,
+            docker_host=cfg.service_host.docker_host,
+            opts=child,
+            networks=networks,
+        )
+
+        mlflow_db_password = ctx.password("postgres-service", "mlflow-password")
+        pg_service, _ = postgres.declare(
+            ctx, "postgres-service", service_tuning(), {"mlflow": mlflow_db_password}
+        )
+        tuning = data_tuning(cfg.postgres_data.memory_mb, cfg.postgres_data.max_connections)
+        pg_data, _ = postgres.declare(ctx, "postgres-data", tuning, {}, memory_mb=cfg.postgres_data.memory_mb)
+        store = MinioStore(ctx)
+        bucket = store.bucket_with_key(mlflow.BUCKET)
+        services: list[ServiceResult] = [
+            pg_service,
+            pg_data,
+            store.service,
+            mlflow.declare(ctx, mlflow_db_password, store.endpoint, bucket),
+            pgadmin.declare(ctx),
+        ]
+        self.gitlab = gitlab.GitLab(ctx)
+        services.append(self.gitlab.service)
+        if cfg.portainer.enabled:
+            services.append(portainer.declare(ctx))
+
+        http_routes = [r for s in services for r in s.http_routes] + list(args.extra_http_routes)
+        stream_routes = [r for s in services for r in s.stream_routes] + list(args.extra_stream_routes)
+        self.routes = [
+            ProxyRoute(f"{name}-{route_resource_name(r)}-route", ProxyRouteArgs(r), opts=child)
+            for r in [*http_routes, *stream_routes]
+        ]
+        names = route_hostnames(http_routes, stream_routes)
+        bundle = args.pki.proxy_bundle(f"{name}-proxy", names, child)
+        htpasswd = {k: v for s in services for k, v in s.htpasswd.items()}
+        self.proxy = proxy_container(
+            f"{name}-proxy",
+            ProxySpec(
+                image_ref=cfg.images.nginx,
+                container_name=f"{args.prefix}-proxy",
+                routes=self.routes,
+                bundle=bundle,
+                networks=[
+                    NetworkAttachment(networks["front"].name, names),
+                    NetworkAttachment(networks["web"].name),
+                    NetworkAttachment(networks["db"].name),
+                    NetworkAttachment(networks["storage"].name),
+                ],
+                publish_address=cfg.service_host.publish_address,
+                https_port=cfg.service_host.https_port,
+                http_port=cfg.service_host.http_port,
+                htpasswd=htpasswd,
+            ),
+            child,
+        )
+
+        self.networks = networks
+        self.front_network = networks["front"].name
+        self.urls = {k: v for s in services for k, v in s.urls.items()}
+        self.credentials = {
+            k: pulumi.Output.from_input(v) for s in services for k, v in s.credentials.items()
+        }
+        self.register_outputs(
+            {
+                "frontNetwork": self.front_network,
+                "urls": self.urls,
+                "credentials": pulumi.Output.secret(self.credentials),
+            }
+        )

@@ -1,0 +1,73 @@
+"""What every service module receives from its host, and what it gives back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from ..config import PlatformConfig
+from ..pki import StackPki
+from ..routes import HttpRoute, StreamRoute
+
+SECRETS_DIR = "/run/secrets/dap"
+
+
+@dataclass
+class HostContext:
+    name: str  # the component's name, prefix of every child resource name
+    prefix: str  # prefix of Docker object names on the host, e.g. "dap-dev"
+    cfg: PlatformConfig
+    pki: StackPki
+    docker_host: str
+    opts: pulumi.ResourceOptions  # parent + provider for children
+    networks: dict[str, docker.Network]
+
+    @property
+    def domain(self) -> str:
+        return self.cfg.domain
+
+    def fqdn(self, label: str) -> str:
+        return f"{label}.{self.cfg.domain}"
+
+    def container_name(self, role: str) -> str:
+        return f"{self.prefix}-{role}"
+
+    def volume(self, role: str, purpose: str) -> docker.Volume:
+        """A named state volume that outlives `pulumi destroy`, so a rebuild finds its data."""
+        vol_name = f"{self.prefix}-{role}-{purpose}"
+        return docker.Volume(
+            f"{self.name}-{role}-{purpose}",
+            name=vol_name,
+            labels=[docker.VolumeLabelArgs(label="dap.role", value=role)],
+            opts=pulumi.ResourceOptions.merge(self.opts, pulumi.ResourceOptions(retain_on_delete=True)),
+        )
+
+    def password(self, role: str, purpose: str, length: int = 32) -> random.RandomPassword:
+        """A generated secret with URL-, env- and shell-safe characters only."""
+        return random.RandomPassword(
+            f"{self.name}-{role}-{purpose}",
+            length=length,
+            special=True,
+            override_special="-_",
+            min_lower=2,
+            min_upper=2,
+            min_numeric=2,
+            opts=self.opts,
+        )
+
+    def network_name(self, purpose: str) -> pulumi.Output[str]:
+        return self.networks[purpose].name
+
+
+@dataclass
+class ServiceResult:
+    container: Optional[docker.Container]
+    http_routes: list[HttpRoute] = field(default_factory=list)
+    stream_routes: list[StreamRoute] = field(default_factory=list)
+    urls: dict[str, str] = field(default_factory=dict)
+    credentials: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    htpasswd: dict[str, pulumi.Input[str]] = field(default_factory=dict)

@@ -1,0 +1,65 @@
+"""pgAdmin with both databases pre-registered (TLS verified against the stack CA); psql tool off."""
+
+from __future__ import annotations
+
+from ..containers import ContainerSpec, NetworkAttachment, Upload, make_container, pinned_image
+from ..render.pgadmin import PgServer, render_servers_json
+from ..routes import HttpRoute
+from .base import SECRETS_DIR, HostContext, ServiceResult
+
+ALIAS = "pgadmin"
+CA_FILE = "/etc/dap/ca.crt"
+
+
+def declare(ctx: HostContext, enable_psql: bool = False) -> ServiceResult:
+    password = ctx.password("pgadmin", "admin-password")
+    email = f"admin@{ctx.domain}"
+    servers = render_servers_json(
+        [
+            PgServer("postgres-service (MLflow)", "postgres-service", "postgres"),
+            PgServer("postgres-data", "postgres-data", "postgres"),
+        ],
+        CA_FILE,
+    )
+    data = ctx.volume("pgadmin", "data")
+    image = pinned_image(f"{ctx.name}-pgadmin-image", ctx.cfg.images.pgadmin, ctx.opts)
+    container = make_container(
+        f"{ctx.name}-pgadmin",
+        ctx.container_name("pgadmin"),
+        ContainerSpec(
+            role="pgadmin",
+            image=image.image_id,
+            envs=[
+                f"PGADMIN_DEFAULT_EMAIL={email}",
+                f"PGADMIN_DEFAULT_PASSWORD_FILE={SECRETS_DIR}/pgadmin_password",
+                "PGADMIN_SERVER_JSON_FILE=/etc/dap/servers.json",
+                "PGADMIN_DISABLE_POSTFIX=true",
+                "PGADMIN_LISTEN_PORT=80",
+                f"PGADMIN_CONFIG_ENABLE_PSQL={'True' if enable_psql else 'False'}",
+                "PGADMIN_CONFIG_PROXY_X_FOR_COUNT=1",
+                "PGADMIN_CONFIG_PROXY_X_PROTO_COUNT=1",
+                "PGADMIN_CONFIG_PROXY_X_HOST_COUNT=1",
+                "PGADMIN_CONFIG_SESSION_COOKIE_SECURE=True",
+            ],
+            uploads=[
+                Upload("/etc/dap/servers.json", servers),
+                Upload(CA_FILE, ctx.pki.ca_pem),
+                # pgAdmin runs as uid 5050 and reads the file itself; it is the only process in the container.
+                Upload(f"{SECRETS_DIR}/pgadmin_password", password.result, mode="0444"),
+            ],
+            volumes=[(data.name, "/var/lib/pgadmin")],
+            networks=[
+                NetworkAttachment(ctx.network_name("web"), [ALIAS]),
+                NetworkAttachment(ctx.network_name("db")),
+            ],
+            healthcheck=["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:80/misc/ping"],
+            memory_mb=1024,
+        ),
+        ctx.opts,
+    )
+    return ServiceResult(
+        container=container,
+        http_routes=[HttpRoute(ctx.fqdn("pgadmin"), ALIAS, 80)],
+        urls={"pgadmin": f"https://{ctx.fqdn('pgadmin')}"},
+        credentials={"pgadmin-email": email, "pgadmin-password": password.result},
+    )

@@ -1,0 +1,68 @@
+"""postgres-service (MLflow's backend) and postgres-data (users' tabular data): TLS, SCRAM, tuned."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import pulumi
+import pulumi_random as random
+
+from ..containers import ContainerSpec, NetworkAttachment, Upload, make_container, pinned_image
+from ..render import postgres as pg
+from ..routes import StreamRoute
+from .base import SECRETS_DIR, HostContext, ServiceResult
+
+PORTS = {"postgres-service": 54321, "postgres-data": 54322}
+
+
+def declare(
+    ctx: HostContext,
+    role: str,
+    tuning: pg.PostgresTuning,
+    databases: Mapping[str, random.RandomPassword],
+    memory_mb: int | None = None,
+) -> tuple[ServiceResult, random.RandomPassword]:
+    """One PostgreSQL server; ``databases`` maps a database (and its owner role) to the role's password."""
+    superuser = ctx.password(role, "superuser-password")
+    bundle = ctx.pki.issue(f"{ctx.name}-{role}", [ctx.fqdn(role), role, ctx.container_name(role)], ctx.opts)
+    private = ["server.crt", "server.key", "postgres_password"] + [f"{db}_password" for db in sorted(databases)]
+    uploads = [
+        Upload(f"{pg.CONFIG_DIR}/postgresql.conf", pg.render_postgresql_conf(tuning)),
+        Upload(f"{pg.CONFIG_DIR}/pg_hba.conf", pg.render_pg_hba()),
+        Upload(f"{pg.CONFIG_DIR}/start.sh", pg.render_start_script(private), mode="0555"),
+        Upload(f"{SECRETS_DIR}/server.crt", bundle.fullchain_pem, mode="0400"),
+        Upload(f"{SECRETS_DIR}/server.key", bundle.key_pem, mode="0400"),
+        Upload(f"{SECRETS_DIR}/postgres_password", superuser.result, mode="0400"),
+    ]
+    for db, pw in sorted(databases.items()):
+        uploads.append(Upload(f"{SECRETS_DIR}/{db}_password", pw.result, mode="0400"))
+    if databases:
+        init = pg.render_init_script({db: f"{db}_password" for db in databases})
+        uploads.append(Upload("/docker-entrypoint-initdb.d/010-dap-databases.sh", init, mode="0555"))
+    data = ctx.volume(role, "data")
+    image = pinned_image(f"{ctx.name}-{role}-image", ctx.cfg.images.postgres, ctx.opts)
+    container = make_container(
+        f"{ctx.name}-{role}",
+        ctx.container_name(role),
+        ContainerSpec(
+            role=role,
+            image=image.image_id,
+            entrypoint=[f"{pg.CONFIG_DIR}/start.sh"],
+            command=["postgres", "-c", f"config_file={pg.CONFIG_DIR}/postgresql.conf"],
+            envs=[f"POSTGRES_PASSWORD_FILE={pg.PRIVATE_DIR}/postgres_password", "POSTGRES_USER=postgres"],
+            uploads=uploads,
+            volumes=[(data.name, "/var/lib/postgresql/data")],
+            networks=[NetworkAttachment(ctx.network_name("db"), [role])],
+            healthcheck=["CMD", "pg_isready", "-U", "postgres", "-d", "postgres"],
+            shm_size_mb=pg.shm_size_mb(tuning),
+            memory_mb=memory_mb,
+        ),
+        ctx.opts,
+    )
+    result = ServiceResult(
+        container=container,
+        stream_routes=[StreamRoute(role, PORTS[role], role, 5432, hostname=ctx.fqdn(role))],
+        urls={role: f"postgresql://{ctx.fqdn(role)}:{PORTS[role]}/postgres?sslmode=verify-full"},
+        credentials={f"{role}-superuser": superuser.result},
+    )
+    return result, superuser

@@ -1,0 +1,218 @@
+"""Pulumi mocks that record every resource (type, name, parent, provider, raw inputs) and return the
+outputs real providers compute, secret where the provider's schema makes them secret."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pulumi
+import pytest
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pmocks
+from pulumi.runtime.settings import SETTINGS
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dap_components.config import PROJECT, PlatformConfig, load_config  # noqa: E402
+
+SECRET_MARK = "mocksecret"  # every generated or configured secret in tests contains this marker
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_VAL = "1b47061264138c4ac30d75fd1eb44270"
+
+
+@dataclass
+class Recorded:
+    urn: str
+    typ: str
+    name: str
+    parent: str
+    provider: str
+    custom: bool
+    inputs: dict[str, Any]  # deserialized (plain) values
+    raw: dict[str, Any]  # wire form, secrets wrapped in {SECRET_SIG: SECRET_VAL, "value": ...}
+
+    @property
+    def parent_name(self) -> str:
+        return self.parent.rsplit("::", 1)[-1] if self.parent else ""
+
+    @property
+    def provider_name(self) -> str:
+        # urn:pulumi:stack::project::pulumi:providers:docker::docker-service::<id>
+        return self.provider.split("::")[3] if self.provider else ""
+
+
+def _h(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+class PlatformMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self._subnet = 0
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        typ, name, inputs = args.typ, args.name, dict(args.inputs)
+        out: dict[str, Any] = dict(inputs)
+        secret = pulumi.Output.secret
+        if typ == "random:index/randomPassword:RandomPassword":
+            value = f"{SECRET_MARK}-{_h(name)[:16]}"
+            out["result"] = secret(value)
+            out["bcryptHash"] = secret(f"$2a$10${SECRET_MARK}{_h(name, 'bcrypt')[:45]}")
+        elif typ == "tls:index/privateKey:PrivateKey":
+            out["privateKeyPem"] = secret(f"-----BEGIN PRIVATE KEY-----\n{SECRET_MARK}{_h(name)[:32]}\n-----END PRIVATE KEY-----\n")
+            out["privateKeyOpenssh"] = secret(f"-----BEGIN OPENSSH PRIVATE KEY-----\n{SECRET_MARK}{_h(name)[:32]}\n-----END OPENSSH PRIVATE KEY-----\n")
+            out["privateKeyPemPkcs8"] = out["privateKeyPem"]
+            out["publicKeyOpenssh"] = f"ssh-ed25519 AAAAC3Nza{_h(name)[:32]} \n"
+            out["publicKeyPem"] = f"-----BEGIN PUBLIC KEY-----\n{_h(name)[:32]}\n-----END PUBLIC KEY-----\n"
+        elif typ in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
+            out["certPem"] = f"-----BEGIN CERTIFICATE-----\n{_h(name)[:32]}\n-----END CERTIFICATE-----\n"
+        elif typ == "tls:index/certRequest:CertRequest":
+            out["certRequestPem"] = f"-----BEGIN CERTIFICATE REQUEST-----\n{_h(name)[:32]}\n-----END CERTIFICATE REQUEST-----\n"
+        elif typ == "docker:index/network:Network":
+            self._subnet += 1
+            out["ipamConfigs"] = [{"subnet": f"172.30.{self._subnet}.0/24", "gateway": f"172.30.{self._subnet}.1"}]
+        elif typ == "docker:index/remoteImage:RemoteImage":
+            out["imageId"] = "sha256:" + _h(inputs.get("name", name))
+            out["repoDigest"] = f"{inputs.get('name', name)}@sha256:{_h(inputs.get('name', name))}"
+        elif typ == "command:local:Command":
+            if name.endswith("-registration"):
+                token = f"glrt-{SECRET_MARK}{_h(name)[:20]}"
+                out["stdout"] = secret(json.dumps({"id": int(_h(name)[:6], 16), "token": token, "token_expires_at": None}))
+            else:
+                out["stdout"] = "ok"
+            out["stderr"] = ""
+        return f"{name}_id", out
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+class RecordingMonitor(pmocks.MockMonitor):
+    def __init__(self, mocks: PlatformMocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[Recorded] = []
+        self.outputs: dict[str, dict[str, Any]] = {}
+
+    def RegisterResource(self, request):
+        resp = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            raw = json_format.MessageToDict(request.object) if request.object else {}
+            self.recorded.append(
+                Recorded(
+                    urn=resp.urn,
+                    typ=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    provider=request.provider,
+                    custom=request.custom,
+                    inputs=pulumi.runtime.rpc.deserialize_properties(request.object) if request.object else {},
+                    raw=raw,
+                )
+            )
+        return resp
+
+    def RegisterResourceOutputs(self, request):
+        self.outputs[request.urn] = json_format.MessageToDict(request.outputs) if request.outputs else {}
+        return super().RegisterResourceOutputs(request)
+
+
+@dataclass
+class Deployment:
+    monitor: RecordingMonitor
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def resources(self) -> list[Recorded]:
+        return self.monitor.recorded
+
+    def of_type(self, typ: str) -> list[Recorded]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def named(self, name: str) -> Recorded:
+        found = [r for r in self.resources if r.name == name]
+        assert len(found) == 1, f"{name}: {len(found)} resources"
+        return found[0]
+
+    def containers(self) -> dict[str, Recorded]:
+        return {r.inputs["name"]: r for r in self.of_type("docker:index/container:Container")}
+
+    def descendants(self, name: str) -> list[Recorded]:
+        """Every resource whose parent chain reaches the resource called ``name``."""
+        by_urn = {r.urn: r for r in self.resources}
+        root = self.named(name).urn
+        out = []
+        for r in self.resources:
+            p = r.parent
+            while p:
+                if p == root:
+                    out.append(r)
+                    break
+                p = by_urn[p].parent if p in by_urn else ""
+        return out
+
+
+def leaks(value: Any, path: str = "") -> list[str]:
+    """Paths of plain (non-secret) strings that carry a secret value, in a wire-form property tree."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VAL:
+            return []
+        for k, v in value.items():
+            found += leaks(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found += leaks(v, f"{path}[{i}]")
+    elif isinstance(value, str) and SECRET_MARK in value:
+        found.append(path)
+    return found
+
+
+BASE_CONFIG: dict[str, Any] = {"domain": "dap.example.test"}
+
+
+@pytest.fixture
+def deploy() -> Callable[..., Deployment]:
+    """deploy(**config) runs the program under mocks (preview=False) and returns what it registered."""
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    def run(stack: str = "dev", **config: Any) -> Deployment:
+        loop = asyncio.new_event_loop()
+        loops.append(loop)
+        asyncio.set_event_loop(loop)
+        mocks = PlatformMocks()
+        monitor = RecordingMonitor(mocks)
+        pmocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+        cfg: PlatformConfig = load_config({**BASE_CONFIG, **config})
+        from dap_components.platform import build
+
+        SETTINGS.rpc_manager.clear()
+        SETTINGS.outputs.clear()
+        dep = Deployment(monitor)
+
+        def program() -> None:
+            outputs = build(cfg, stack)
+
+            async def settle() -> None:
+                for k, v in outputs.items():
+                    out = pulumi.Output.from_input(v)
+                    dep.outputs[k] = (await out.future(), await out.is_secret())
+
+            loop.create_task(settle())
+
+        # Runs the program and waits for every outstanding registration, as `pulumi up` would.
+        _sync_await(run_pulumi_func(program))
+        return dep
+
+    yield run
+    for loop in loops:
+        loop.close()
+    asyncio.set_event_loop(None)
