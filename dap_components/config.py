@@ -320,16 +320,52 @@ class PlatformConfig(_Model):
             if port in ports or port in RESERVED_PORTS:
                 other = f"'{ports[port]}'" if port in ports else "a platform port"
                 raise ValueError(
-                    f"devEnvironments: '{env.name}' gets SSH port {port}, which {other} already uses; rename it"
+                    f"devEnvironments[{self.dev_environments.index(env)}].name: '{env.name}' gets SSH port {port}, which {other} already uses; rename it"
                 )
             ports[port] = env.name
         remote = [h for h in self.runner_hosts if h.docker_host != self.service_host.docker_host]
         if remote and self.service_host.address is None:
             raise ValueError(
-                "serviceHost.address is required when runnerHosts name another Docker host: "
+                "serviceHost.address: required when runnerHosts name another Docker host: "
                 "it is the IP at which those hosts reach the service host's proxy"
             )
         return self
+
+
+DESCRIPTIONS: dict[str, str] = {
+    "domain": "DNS domain; services are https://<service>.<domain> (required)",
+    "tls": "Object: mode self-signed|provided; with provided: certificate, privateKey (secret), caCertificate; validityDays of issued certificates",
+    "serviceHost": "Object: dockerHost (unix:// or ssh://), address (IP other hosts reach the proxy at), publishAddress (IP the proxy publishes on), httpsPort, httpPort",
+    "portainer": "Object: enabled (Portainer needs the Docker socket; off by default)",
+    "images": "Object: pinned image per service (nginx, postgres, minio, pgadmin, gitlab, gitlabRunner, portainer, pythonBase, jobDefault; mlflow and devPython name prebuilt images instead of building)",
+    "postgresData": "Object: memoryMb (tuning of postgres-data is derived from it), maxConnections",
+    "gitlab": "Object: runnerToken (secret glrt-... token to use instead of creating runners through the API)",
+    "runnerCount": "Number of RunnerHosts (gitlab-runner containers), 0-100",
+    "runnerHosts": "List of Docker hosts for runners, assigned round robin: dockerHost (unix://, tcp:// with caMaterial/certMaterial/keyMaterial, ssh://user@host), address, sshOpts",
+    "runner": "Object: concurrency, privileged, gpus, jobMemoryMb, jobCpus, tags, runUntagged",
+    "devEnvironments": "List of dev environments: name, host (service or runnerHosts index), sshPublicKeys, image, jupyter, memoryMb, cpus",
+}
+
+
+def project_config_schema() -> dict[str, dict[str, Any]]:
+    """The `config:` block of Pulumi.yaml, derived from the model (a test keeps the file in sync)."""
+    defaults = PlatformConfig.model_construct().model_dump(by_alias=True, mode="json", exclude_none=True)
+    schema: dict[str, dict[str, Any]] = {}
+    for name, field in PlatformConfig.model_fields.items():
+        key = to_camel(name)
+        if key == "domain":
+            entry: dict[str, Any] = {"type": "string"}
+        elif key == "runnerCount":
+            entry = {"type": "integer"}
+        elif key in ("runnerHosts", "devEnvironments"):
+            entry = {"type": "array", "items": {"type": "object"}}
+        else:
+            entry = {"type": "object"}
+        if key in defaults:
+            entry["default"] = defaults[key]
+        entry["description"] = DESCRIPTIONS[key]
+        schema[f"{key}"] = entry
+    return schema
 
 
 # Keys whose raw value is a plain string (everything else is JSON: numbers, booleans, objects, lists).
@@ -374,6 +410,9 @@ def load_config(raw: dict[str, Any]) -> PlatformConfig:
             for err in exc.errors(include_url=False):
                 key = _key_path(tuple(to_camel(p) if isinstance(p, str) else p for p in err["loc"]))
                 msg = err["msg"].removeprefix("Value error, ")
+                named = re.match(r"^([A-Za-z][\w.\[\]]*): (.*)$", msg, re.S)
+                if key == "(root)" and named:  # cross-key checks name their key in the message
+                    key, msg = named.group(1), named.group(2)
                 if err["type"] == "extra_forbidden":
                     parent = key.rsplit(".", 1)[0] if "." in key else "(root)"
                     msg = f"unknown key inside {parent}"

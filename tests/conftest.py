@@ -40,6 +40,9 @@ class Recorded:
     custom: bool
     inputs: dict[str, Any]  # deserialized (plain) values
     raw: dict[str, Any]  # wire form, secrets wrapped in {SECRET_SIG: SECRET_VAL, "value": ...}
+    retain_on_delete: bool = False
+    delete_before_replace: bool = False
+    depends_on: tuple[str, ...] = ()
 
     @property
     def parent_name(self) -> str:
@@ -56,9 +59,6 @@ def _h(*parts: str) -> str:
 
 
 class PlatformMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self._subnet = 0
-
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         typ, name, inputs = args.typ, args.name, dict(args.inputs)
         out: dict[str, Any] = dict(inputs)
@@ -78,8 +78,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
         elif typ == "tls:index/certRequest:CertRequest":
             out["certRequestPem"] = f"-----BEGIN CERTIFICATE REQUEST-----\n{_h(name)[:32]}\n-----END CERTIFICATE REQUEST-----\n"
         elif typ == "docker:index/network:Network":
-            self._subnet += 1
-            out["ipamConfigs"] = [{"subnet": f"172.30.{self._subnet}.0/24", "gateway": f"172.30.{self._subnet}.1"}]
+            n = int(_h(name)[:4], 16) % 250 + 1  # deterministic: independent of registration order
+            out["ipamConfigs"] = [{"subnet": f"172.30.{n}.0/24", "gateway": f"172.30.{n}.1"}]
         elif typ == "docker:index/remoteImage:RemoteImage":
             out["imageId"] = "sha256:" + _h(inputs.get("name", name))
             out["repoDigest"] = f"{inputs.get('name', name)}@sha256:{_h(inputs.get('name', name))}"
@@ -114,8 +114,11 @@ class RecordingMonitor(pmocks.MockMonitor):
                     parent=request.parent,
                     provider=request.provider,
                     custom=request.custom,
-                    inputs=pulumi.runtime.rpc.deserialize_properties(request.object) if request.object else {},
+                    inputs=unwrap(pulumi.runtime.rpc.deserialize_properties(request.object)) if request.object else {},
                     raw=raw,
+                    retain_on_delete=bool(request.retainOnDelete),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
+                    depends_on=tuple(request.dependencies),
                 )
             )
         return resp
@@ -158,6 +161,17 @@ class Deployment:
                     break
                 p = by_urn[p].parent if p in by_urn else ""
         return out
+
+
+def unwrap(value: Any) -> Any:
+    """The plain value of a property tree, secret wrappers removed."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VAL:
+            return unwrap(value.get("value"))
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
 
 
 def leaks(value: Any, path: str = "") -> list[str]:

@@ -28,7 +28,7 @@ class GitLab:
     def __init__(self, ctx: HostContext):
         self._ctx = ctx
         self.root_password = ctx.password("gitlab", "root-password")
-        self.admin_token = ctx.password("gitlab", "admin-token", length=40)
+        self.admin_token = ctx.password("gitlab", "admin-pat", length=40)
         trusted = ctx.networks["web"].ipam_configs.apply(lambda cfgs: [c.subnet for c in cfgs or [] if c.subnet])
         gitlab_rb = trusted.apply(lambda cidrs: render_gitlab_rb(ctx.domain, SSH_PORT, cidrs))
         volumes = {p: ctx.volume("gitlab", p) for p in ("config", "logs", "data")}

@@ -62,8 +62,8 @@ def declare(
             command=server_command(ctx.domain, backend_store_uri("postgres-service", "mlflow", "mlflow"), bucket.bucket),
             envs=[
                 f"MLFLOW_S3_ENDPOINT_URL={store_endpoint}",
-                f"DAP_SECRET_PGPASSFILE={SECRETS_DIR}/pgpass",
-                f"DAP_SECRET_AWS_SHARED_CREDENTIALS_FILE={SECRETS_DIR}/aws_credentials",
+                f"DAP_INSTALL_PGPASSFILE={SECRETS_DIR}/pgpass",
+                f"DAP_INSTALL_AWS_SHARED_CREDENTIALS_FILE={SECRETS_DIR}/aws_credentials",
                 "AWS_DEFAULT_REGION=us-east-1",
             ],
             uploads=[

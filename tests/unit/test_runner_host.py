@@ -1,0 +1,110 @@
+"""RunnerHost: registration through the API with runner authentication tokens, config.toml wiring."""
+
+import json
+import tomllib
+
+from tests.conftest import SECRET_MARK
+
+from dap_components.render.runner import CA_FILE
+
+
+def runner_toml(d, n=1):
+    c = d.containers()[f"dap-dev-runner-{n}"]
+    up = [u for u in c.inputs["uploads"] if u["file"] == "/etc/gitlab-runner/config.toml"][0]
+    assert up["permissions"] == "0600"
+    return tomllib.loads(up["content"]), c
+
+
+def test_registration_uses_the_user_runners_api_and_deletes_on_removal(deploy):
+    d = deploy(runnerCount=1, runner={"tags": ["gpu", "ml"], "runUntagged": False})
+    reg = d.named("runner-1-registration")
+    assert reg.parent_name == "runner-1"
+    create, delete = reg.inputs["create"], reg.inputs["delete"]
+    assert "docker exec -i dap-dev-gitlab" in create
+    assert "POST" in create and "/api/v4/user/runners" in create and "runner_type=instance_type" in create
+    assert "registration_token" not in create and "/api/v4/runners " not in create
+    assert 'tag_list="gpu,ml"' in create and "run_untagged=false" in create
+    assert "DELETE" in delete and "/api/v4/runners/$id" in delete and "PULUMI_COMMAND_STDOUT" in delete
+    # the admin token travels on stdin, as a secret; the token in stdout is secret too
+    assert SECRET_MARK not in create + delete
+    assert reg.raw["stdin"]["4dabf18193072939515e22adb298388d"]
+    assert reg.inputs["logging"] == "none"
+    # registration waits for the admin token to exist in GitLab
+    assert d.named("service-gitlab-admin-token").urn in reg.depends_on
+    # it reruns only when the runner itself is replaced (name or Docker host), not on other changes
+    assert reg.inputs["triggers"] == ["dap-dev-runner-1", "unix:///var/run/docker.sock"]
+
+
+def test_config_toml_wiring(deploy):
+    d = deploy(runnerCount=1, runner={"concurrency": 6, "jobMemoryMb": 2048, "jobCpus": 1.5, "gpus": "all"})
+    conf, c = runner_toml(d)
+    assert conf["concurrent"] == 6
+    (runner,) = conf["runners"]
+    assert runner["url"] == "https://gitlab.dap.example.test"
+    assert runner["executor"] == "docker"
+    assert runner["token"].startswith("glrt-")
+    assert runner["tls-ca-file"] == CA_FILE
+    docker = runner["docker"]
+    assert docker["privileged"] is False
+    assert docker["memory"] == "2048m" and docker["cpus"] == "1.5" and docker["gpus"] == "all"
+    assert docker["image"] == "python:3.12.12-slim-bookworm"
+    # jobs on the service host join the platform network, where the proxy answers for every name
+    assert docker["network_mode"] == "dap-dev-front"
+    assert "dap-dev-runner-1-ca:/etc/dap/ca:ro" in docker["volumes"]
+    assert "dap-dev-runner-1-cache:/cache" in docker["volumes"]
+    # the runner trusts the stack CA, uploaded into the volume shared with jobs
+    ca = [u for u in c.inputs["uploads"] if u["file"] == CA_FILE][0]["content"]
+    assert ca == d.outputs["caCertificate"][0]
+    assert {n["name"] for n in c.inputs["networksAdvanced"]} == {"dap-dev-front"}
+    assert any(v.get("hostPath") == "/var/run/docker.sock" for v in c.inputs["volumes"])
+
+
+def test_runner_on_another_host_resolves_platform_names_to_the_service_address(deploy):
+    d = deploy(
+        runnerCount=1,
+        serviceHost={"address": "192.0.2.10"},
+        runnerHosts=[{"dockerHost": "ssh://ci@192.0.2.20"}],
+    )
+    conf, c = runner_toml(d)
+    docker = conf["runners"][0]["docker"]
+    assert "gitlab.dap.example.test:192.0.2.10" in docker["extra_hosts"]
+    assert "mlflow.dap.example.test:192.0.2.10" in docker["extra_hosts"]
+    assert "network_mode" not in docker
+    assert {"host": "gitlab.dap.example.test", "ip": "192.0.2.10"} in c.inputs["hosts"]
+    assert [n["name"] for n in c.inputs["networksAdvanced"]] == ["dap-dev-runner-1"]
+
+
+def test_privileged_only_when_configured(deploy):
+    conf, _ = runner_toml(deploy(runnerCount=1, runner={"privileged": True}))
+    assert conf["runners"][0]["docker"]["privileged"] is True
+
+
+def test_runner_token_from_config_replaces_registration(deploy):
+    token = f"glrt-{SECRET_MARK}abcdefghij"
+    d = deploy(runnerCount=2, gitlab={"runnerToken": token})
+    assert not [r for r in d.resources if r.name.endswith("-registration")]
+    for n in (1, 2):
+        conf, _ = runner_toml(d, n)
+        assert conf["runners"][0]["token"] == token
+
+
+def test_documented_keys_only():
+    """Every key we write is one gitlab-runner documents for config.toml (docs.gitlab.com/runner/configuration/advanced-configuration)."""
+    from dap_components.render.runner import RunnerSettings, render_config_toml
+
+    text = render_config_toml(
+        RunnerSettings(
+            name="r", url="https://gitlab.x.test", token="glrt-x", concurrency=2, default_image="debian:12",
+            ca_volume="ca", cache_volume="cache", gpus="all", job_memory_mb=512, job_cpus=1.0,
+            network_mode="net", extra_hosts=("a.x.test:192.0.2.1",),
+        )
+    )
+    conf = tomllib.loads(text)
+    GLOBAL = {"concurrent", "log_level", "log_format", "check_interval", "sentry_dsn", "listen_address", "shutdown_timeout", "connection_max_age", "runners", "session_server"}
+    RUNNER = {"name", "url", "token", "tls-ca-file", "tls-cert-file", "tls-key-file", "limit", "executor", "shell", "builds_dir", "cache_dir", "environment", "request_concurrency", "output_limit", "pre_get_sources_script", "post_get_sources_script", "pre_build_script", "post_build_script", "clone_url", "debug_trace_disabled", "docker", "cache", "custom_build_dir", "feature_flags"}
+    DOCKER = {"allowed_images", "allowed_pull_policies", "allowed_services", "cache_dir", "cap_add", "cap_drop", "cpuset_cpus", "cpu_shares", "cpus", "devices", "device_cgroup_rules", "disable_cache", "disable_entrypoint_overwrite", "dns", "dns_search", "extra_hosts", "gpus", "group_add", "helper_image", "host", "hostname", "image", "links", "memory", "memory_swap", "memory_reservation", "network_mode", "oom_kill_disable", "oom_score_adjust", "privileged", "pull_policy", "runtime", "isolation", "security_opt", "shm_size", "sysctls", "tls_cert_path", "tls_verify", "user", "userns_mode", "volumes", "volumes_from", "volume_driver", "wait_for_services_timeout", "container_labels", "services_tmpfs", "tmpfs"}
+    assert set(conf) <= GLOBAL
+    assert set(conf["runners"][0]) <= RUNNER
+    assert set(conf["runners"][0]["docker"]) <= DOCKER
+    assert isinstance(conf["concurrent"], int) and isinstance(conf["runners"][0]["docker"]["shm_size"], int)
+    assert conf["runners"][0]["docker"]["pull_policy"] == ["if-not-present"]
