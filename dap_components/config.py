@@ -181,6 +181,19 @@ class ImagesConfig(_Model):
         return None if v is None else check_image(v)
 
 
+class MemoryConfig(_Model):
+    """Memory limits (MB) of the service containers; postgres-data's is postgresData.memoryMb."""
+
+    proxy: int = Field(default=256, ge=64, le=1048576)
+    gitlab: int = Field(default=6144, ge=2048, le=1048576)
+    postgres_service: int = Field(default=1024, ge=256, le=1048576)
+    minio: int = Field(default=1024, ge=256, le=1048576)
+    mlflow: int = Field(default=2048, ge=256, le=1048576)
+    pgadmin: int = Field(default=1024, ge=256, le=1048576)
+    portainer: int = Field(default=512, ge=128, le=1048576)
+    gitlab_runner: int = Field(default=512, ge=128, le=1048576)
+
+
 class PostgresDataConfig(_Model):
     memory_mb: int = Field(default=2048, ge=256, le=1048576)
     max_connections: int = Field(default=50, ge=10, le=1000)
@@ -287,6 +300,7 @@ class PlatformConfig(_Model):
     portainer: PortainerConfig = PortainerConfig()
     images: ImagesConfig = ImagesConfig()
     postgres_data: PostgresDataConfig = PostgresDataConfig()
+    memory_mb: MemoryConfig = MemoryConfig()
     gitlab: GitlabConfig = GitlabConfig()
     runner_count: int = Field(default=1, ge=0, le=100)
     runner_hosts: list[RunnerHostEntry] = Field(default_factory=list)
@@ -338,6 +352,7 @@ DESCRIPTIONS: dict[str, str] = {
     "serviceHost": "Object: dockerHost (unix:// or ssh://), address (IP other hosts reach the proxy at), publishAddress (IP the proxy publishes on), httpsPort, httpPort",
     "portainer": "Object: enabled (Portainer needs the Docker socket; off by default)",
     "images": "Object: pinned image per service (nginx, postgres, minio, pgadmin, gitlab, gitlabRunner, portainer, pythonBase, jobDefault; mlflow and devPython name prebuilt images instead of building)",
+    "memoryMb": "Object: memory limit in MB per service container (proxy, gitlab, postgresService, minio, mlflow, pgadmin, portainer, gitlabRunner)",
     "postgresData": "Object: memoryMb (tuning of postgres-data is derived from it), maxConnections",
     "gitlab": "Object: runnerToken (secret glrt-... token to use instead of creating runners through the API)",
     "runnerCount": "Number of RunnerHosts (gitlab-runner containers), 0-100",

@@ -96,6 +96,7 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
                 publish_address="0.0.0.0",
                 https_port=443,
                 http_port=80,
+                memory_mb=cfg.memory_mb.proxy,
             ),
             opts=pulumi.ResourceOptions(providers=[providers[ref.docker_host]]),
         )

@@ -61,6 +61,7 @@ class ProxySpec:
     https_port: int
     http_port: int
     htpasswd: dict[str, pulumi.Input[str]]  # file name under nginx.HTPASSWD_DIR -> content (secret)
+    memory_mb: int = 256
 
 
 def proxy_container(name: str, spec: ProxySpec, opts: pulumi.ResourceOptions):
@@ -88,7 +89,7 @@ def proxy_container(name: str, spec: ProxySpec, opts: pulumi.ResourceOptions):
             command=["nginx", "-g", "daemon off;"],
             uploads=uploads,
             ports=ports,
-            memory_mb=256,
+            memory_mb=spec.memory_mb,
         ),
         opts,
     )
@@ -104,6 +105,7 @@ class HostProxyArgs:
     publish_address: str
     https_port: int
     http_port: int
+    memory_mb: int = 256
 
 
 class HostProxy(pulumi.ComponentResource):
@@ -133,6 +135,7 @@ class HostProxy(pulumi.ComponentResource):
                 https_port=args.https_port,
                 http_port=args.http_port,
                 htpasswd={},
+                memory_mb=args.memory_mb,
             ),
             child,
         )

@@ -101,8 +101,9 @@ class RunnerHost(pulumi.ComponentResource):
             network = docker.Network(
                 f"{name}-net", name=f"{self.runner_name}", driver="bridge", opts=child
             ).name
-        ca_volume = docker.Volume(f"{name}-ca", name=f"{self.runner_name}-ca", opts=child)
-        cache_volume = docker.Volume(f"{name}-cache", name=f"{self.runner_name}-cache", opts=child)
+        not_state = [docker.VolumeLabelArgs(label="dap.state", value="false")]
+        ca_volume = docker.Volume(f"{name}-ca", name=f"{self.runner_name}-ca", labels=not_state, opts=child)
+        cache_volume = docker.Volume(f"{name}-cache", name=f"{self.runner_name}-cache", labels=not_state, opts=child)
         extra_hosts = [f"{h}:{ip}" for h, ip in args.extra_hosts]
         config_toml = pulumi.Output.all(self.token, network, ca_volume.name, cache_volume.name).apply(
             lambda v: render_config_toml(
@@ -141,7 +142,7 @@ class RunnerHost(pulumi.ComponentResource):
                 healthcheck=["CMD", "gitlab-runner", "verify", "--config", f"{CONFIG_DIR}/config.toml"],
                 health_interval="60s",
                 health_start_period="30s",
-                memory_mb=512,
+                memory_mb=cfg.memory_mb.gitlab_runner,
             ),
             child,
         )

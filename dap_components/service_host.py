@@ -69,7 +69,7 @@ class ServiceHost(pulumi.ComponentResource):
 
         mlflow_db_password = ctx.password("postgres-service", "mlflow-password")
         pg_service, _ = postgres.declare(
-            ctx, "postgres-service", service_tuning(), {"mlflow": mlflow_db_password}
+            ctx, "postgres-service", service_tuning(), {"mlflow": mlflow_db_password}, memory_mb=cfg.memory_mb.postgres_service
         )
         tuning = data_tuning(cfg.postgres_data.memory_mb, cfg.postgres_data.max_connections)
         pg_data, _ = postgres.declare(ctx, "postgres-data", tuning, {}, memory_mb=cfg.postgres_data.memory_mb)
@@ -113,6 +113,7 @@ class ServiceHost(pulumi.ComponentResource):
                 https_port=cfg.service_host.https_port,
                 http_port=cfg.service_host.http_port,
                 htpasswd=htpasswd,
+                memory_mb=cfg.memory_mb.proxy,
             ),
             child,
         )

@@ -42,7 +42,11 @@ class HostContext:
         return docker.Volume(
             f"{self.name}-{role}-{purpose}",
             name=vol_name,
-            labels=[docker.VolumeLabelArgs(label="dap.role", value=role)],
+            labels=[
+                docker.VolumeLabelArgs(label="dap.role", value=role),
+                docker.VolumeLabelArgs(label="dap.state", value="true"),
+                docker.VolumeLabelArgs(label="dap.retain-on-delete", value="true"),
+            ],
             opts=pulumi.ResourceOptions.merge(self.opts, pulumi.ResourceOptions(retain_on_delete=True)),
         )
 

@@ -56,7 +56,7 @@ class GitLab:
                 health_retries=10,
                 wait_timeout=1500,
                 shm_size_mb=256,
-                memory_mb=6144,
+                memory_mb=ctx.cfg.memory_mb.gitlab,
             ),
             ctx.opts,
         )

@@ -80,7 +80,7 @@ def declare(
                 "CMD", "python3", "-c",
                 f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}/health', timeout=5)",
             ],
-            memory_mb=2048,
+            memory_mb=ctx.cfg.memory_mb.mlflow,
         ),
         pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(depends_on=[bucket.ready])),
     )

@@ -53,7 +53,7 @@ def declare(ctx: HostContext, enable_psql: bool = False) -> ServiceResult:
                 NetworkAttachment(ctx.network_name("db")),
             ],
             healthcheck=["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:80/misc/ping"],
-            memory_mb=1024,
+            memory_mb=ctx.cfg.memory_mb.pgadmin,
         ),
         ctx.opts,
     )

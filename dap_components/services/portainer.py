@@ -29,7 +29,7 @@ def declare(ctx: HostContext) -> ServiceResult:
             # The official image is FROM scratch: no shell, curl or wget. The only probe it allows is its own
             # binary, so this checks the image is runnable, not that the API answers (the proxy route does).
             healthcheck=["CMD", "/portainer", "--help"],
-            memory_mb=512,
+            memory_mb=ctx.cfg.memory_mb.portainer,
         ),
         ctx.opts,
     )

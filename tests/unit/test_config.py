@@ -61,6 +61,8 @@ INVALID = [
     ({**OK, "images": {"redis": "redis:7"}}, "images.redis", "unknown key inside images"),
     ({**OK, "postgresData": {"memoryMb": 100}}, "postgresData.memoryMb", "greater than or equal to 256"),
     ({**OK, "postgresData": {"maxConnections": 5}}, "postgresData.maxConnections", "greater than or equal to 10"),
+    ({**OK, "memoryMb": {"gitlab": 1024}}, "memoryMb.gitlab", "greater than or equal to 2048"),
+    ({**OK, "memoryMb": {"redis": 512}}, "memoryMb.redis", "unknown key inside memoryMb"),
     ({**OK, "gitlab": {"runnerToken": "GR1348941abc"}}, "gitlab.runnerToken", "glrt-"),
     ({**OK, "runner": {"concurrency": 0}}, "runner.concurrency", "greater than or equal to 1"),
     ({**OK, "runner": {"gpus": "two"}}, "runner.gpus", "'all'"),

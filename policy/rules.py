@@ -1,0 +1,100 @@
+"""The platform's rules as plain functions over resource properties (camelCase engine names), so each
+can be unit-tested directly; __main__.py wraps them in a CrossGuard PolicyPack."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Iterable, Mapping
+
+CONTAINER = "docker:index/container:Container"
+IMAGE = "docker:index/remoteImage:RemoteImage"
+NETWORK = "docker:index/network:Network"
+VOLUME = "docker:index/volume:Volume"
+DOCKER_SOCKET = "/var/run/docker.sock"
+SOCKET_ROLES = {"portainer", "gitlab-runner"}
+PUBLISHING_ROLES = {"proxy"}
+INTERNAL_ONLY_ROLES = {"postgres-service", "postgres-data", "minio"}
+SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|(^|_)KEY($|_))")
+TAG_RE = re.compile(r"^[^@]+:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$|@sha256:[a-f0-9]{64}$")
+
+Report = Callable[[str], None]
+
+
+def labels(props: Mapping[str, Any]) -> dict[str, str]:
+    return {lab["label"]: lab["value"] for lab in props.get("labels") or []}
+
+
+def role(props: Mapping[str, Any]) -> str:
+    return labels(props).get("dap.role", "")
+
+
+def no_privileged(props: Mapping[str, Any], report: Report, allow_runner_privileged: bool = False) -> None:
+    if props.get("privileged"):
+        if role(props) == "gitlab-runner" and allow_runner_privileged:
+            return
+        report(f"container '{props.get('name')}' is privileged; only runners may be, and only when runner.privileged is set")
+
+
+def docker_socket_only_for_portainer_and_runners(props: Mapping[str, Any], report: Report) -> None:
+    mounts = [v.get("hostPath") for v in props.get("volumes") or []] + [m.get("source") for m in props.get("mounts") or []]
+    if DOCKER_SOCKET in mounts and role(props) not in SOCKET_ROLES:
+        report(f"container '{props.get('name')}' (role {role(props) or 'none'}) mounts the Docker socket; only {sorted(SOCKET_ROLES)} may")
+
+
+def ports_only_on_proxies(props: Mapping[str, Any], report: Report) -> None:
+    if props.get("ports") and role(props) not in PUBLISHING_ROLES:
+        report(f"container '{props.get('name')}' publishes host ports; only proxy containers may")
+
+
+def long_running_guarantees(props: Mapping[str, Any], report: Report) -> None:
+    name = props.get("name")
+    if props.get("restart") not in ("unless-stopped", "always", "on-failure"):
+        report(f"container '{name}' has no restart policy (restart={props.get('restart')!r})")
+    if not (props.get("healthcheck") or {}).get("tests"):
+        report(f"container '{name}' has no healthcheck")
+    opts = props.get("logOpts") or {}
+    if props.get("logDriver") not in ("json-file", "local") or "max-size" not in opts:
+        report(f"container '{name}' has no log rotation (logDriver json-file/local with logOpts max-size)")
+    if not str(props.get("image", "")).startswith("sha256:"):
+        report(f"container '{name}' does not run an image id from a pinned image resource (image={props.get('image')!r})")
+
+
+def pinned_image(props: Mapping[str, Any], report: Report) -> None:
+    ref = str(props.get("name", ""))
+    m = TAG_RE.search(ref)
+    if not m or (m.group("tag") == "latest"):
+        report(f"image '{ref}' is not pinned: use a version tag or a digest, never 'latest' or no tag")
+
+
+def secret_env_only_as_files(props: Mapping[str, Any], report: Report) -> None:
+    for entry in props.get("envs") or []:
+        key = entry.split("=", 1)[0]
+        if SECRET_NAME.search(key) and not key.endswith("_FILE"):
+            report(f"container '{props.get('name')}' passes {key} in its environment; pass secrets as files (*_FILE)")
+
+
+def hardened(props: Mapping[str, Any], report: Report) -> None:
+    if "no-new-privileges:true" not in (props.get("securityOpts") or []):
+        report(f"container '{props.get('name')}' lacks no-new-privileges")
+    if not props.get("memory"):
+        report(f"container '{props.get('name')}' has no memory limit")
+
+
+def state_volume_retained(props: Mapping[str, Any], report: Report) -> None:
+    lab = labels(props)
+    if lab.get("dap.state") == "true" and lab.get("dap.retain-on-delete") != "true":
+        report(f"state volume '{props.get('name')}' is not retained on delete")
+
+
+def internal_networks_for_data(resources: Iterable[tuple[str, Mapping[str, Any]]], report: Report) -> None:
+    """Stack rule: databases and object storage join internal networks only."""
+    resources = list(resources)
+    internal = {p.get("name"): bool(p.get("internal")) for t, p in resources if t == NETWORK}
+    for t, p in resources:
+        if t == CONTAINER and role(p) in INTERNAL_ONLY_ROLES:
+            for net in p.get("networksAdvanced") or []:
+                if not internal.get(net.get("name"), False):
+                    report(f"container '{p.get('name')}' ({role(p)}) joins non-internal network '{net.get('name')}'")
+            if not p.get("networksAdvanced"):
+                report(f"container '{p.get('name')}' ({role(p)}) is on the default bridge network")
+
