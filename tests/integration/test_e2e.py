@@ -75,7 +75,7 @@ class Platform:
         self.refresh(outputs)
 
     def refresh(self, outputs):
-        self.outputs = {k: v.value for k, v in outputs.items()}
+        self.outputs = {k: v.value for k, v in outputs.items()}  # automation OutputValue or anything with .value
         self.creds = self.outputs["credentials"]
         self.ca = self.workdir / "ca.crt"
         self.ca.write_text(self.outputs["caCertificate"])
