@@ -1,0 +1,360 @@
+#!/usr/bin/env bash
+# Build the offline Pulumi toolchain (CLI, Python language host, resource plugins) from Go modules only,
+# as the Go toolchain fetches them from the Go module proxy. Outputs are cached outside the checkout:
+#
+#   ${DAP_CACHE_DIR:-$HOME/.cache/dap}/toolchain/<TOOLCHAIN_KEY>/bin          binaries
+#   ${DAP_CACHE_DIR:-$HOME/.cache/dap}/toolchain/<TOOLCHAIN_KEY>/pulumi-home  PULUMI_HOME with the plugins
+#   ${DAP_CACHE_DIR:-$HOME/.cache/dap}/go/{mod,build}                         GOMODCACHE, GOCACHE
+#
+# Usage: toolchain/build.sh [--force] [COMPONENT...]
+#   COMPONENT: pulumi language-python command random tls docker (default: all)
+#   --force    rebuild even if a cached binary answers the right version
+# Exit status: 0 when every requested component is built and registered, 1 otherwise.
+# Versions come from toolchain/versions.env. See toolchain/README.md.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+. "$HERE/versions.env"
+
+CACHE_ROOT="${DAP_CACHE_DIR:-$HOME/.cache/dap}"
+TC="$CACHE_ROOT/toolchain/$TOOLCHAIN_KEY"
+BIN="$TC/bin"
+PHOME="$TC/pulumi-home"
+WORK="$TC/.work"
+
+export GOMODCACHE="$CACHE_ROOT/go/mod"
+export GOCACHE="$CACHE_ROOT/go/build"
+export GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0
+export GOFLAGS="-modcacherw -buildvcs=false"
+unset GOOS GOARCH
+
+FORCE=0
+COMPONENTS=()
+for a in "$@"; do
+  case "$a" in
+    --force) FORCE=1 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    pulumi|language-python|command|random|tls|docker) COMPONENTS+=("$a") ;;
+    *) echo "unknown argument: $a" >&2; exit 2 ;;
+  esac
+done
+[ ${#COMPONENTS[@]} -gt 0 ] || COMPONENTS=(pulumi language-python command random tls docker)
+
+log() { printf '[toolchain %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+command -v go >/dev/null || { log "go not found on PATH"; exit 1; }
+mkdir -p "$TC"
+# One build per toolchain key at a time (they share .work/ and bin/).
+if command -v flock >/dev/null; then
+  exec 9>"$TC/.lock"
+  flock -w 7200 9 || { log "another build.sh holds $TC/.lock"; exit 1; }
+fi
+mkdir -p "$BIN" "$PHOME" "$WORK" "$GOMODCACHE" "$GOCACHE" "$BIN/.stamps"
+log "key:        $TOOLCHAIN_KEY"
+log "toolchain:  $TC"
+log "GOMODCACHE: $GOMODCACHE"
+log "GOCACHE:    $GOCACHE"
+log "$(go version)"
+
+# ---------------------------------------------------------------------------------------------------------
+# helpers
+
+# moddir MODULE@VERSION -> prints the extracted module directory (downloads it through the proxy)
+moddir() {
+  local json dir
+  json="$(cd "$WORK" && go mod download -json "$1" 2>&1)" || true
+  dir="$(printf '%s' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+  if [ -z "$dir" ] || [ ! -d "$dir" ]; then
+    log "go mod download $1 failed:"; printf '%s\n' "$json" >&2
+    return 1
+  fi
+  printf '%s\n' "$dir"
+}
+
+# fresh_copy SRC DST: writable copy of a read-only module directory
+fresh_copy() {
+  rm -rf "$2" && mkdir -p "$(dirname "$2")" && cp -R "$1" "$2" && chmod -R u+w "$2"
+}
+
+stamp_ok() { [ -f "$BIN/.stamps/$1" ] && [ "$(cat "$BIN/.stamps/$1")" = "$2" ]; }
+write_stamp() { printf '%s' "$2" >"$BIN/.stamps/$1.tmp" && mv "$BIN/.stamps/$1.tmp" "$BIN/.stamps/$1"; }
+
+# install_bin STAGED_FILE NAME: atomic move into $BIN
+install_bin() {
+  chmod 0755 "$1"
+  mv -f "$1" "$BIN/$2.tmp.$$" && mv -f "$BIN/$2.tmp.$$" "$BIN/$2"
+}
+
+# register_plugin NAME VERSION: copies $BIN/pulumi-resource-NAME into $PHOME via the CLI
+register_plugin() {
+  local name="$1" ver="$2" dir="$PHOME/plugins/resource-$1-v$2"
+  if [ -x "$dir/pulumi-resource-$name" ] && [ ! -e "$dir.partial" ] \
+     && cmp -s "$dir/pulumi-resource-$name" "$BIN/pulumi-resource-$name"; then
+    return 0
+  fi
+  [ -x "$BIN/pulumi" ] || { log "cannot register $name: no pulumi binary"; return 1; }
+  rm -rf "$dir" "$dir.partial" "$dir.lock"
+  PULUMI_HOME="$PHOME" PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true \
+    "$BIN/pulumi" plugin install resource "$name" "$ver" --file "$BIN/pulumi-resource-$name" >&2
+  [ -x "$dir/pulumi-resource-$name" ] && [ ! -e "$dir.partial" ]
+}
+
+# gobuild ARGS...: `go build -trimpath ARGS` in the current directory. The sources are release go.mod/go.sum
+# files used as they are (-mod=readonly); only if that fails for a missing go.sum line/requirement (e.g. a
+# local replace whose go.mod differs slightly) it is retried once with -mod=mod, checksums then coming from
+# the checksum database through the proxy.
+gobuild() {
+  local out rc
+  out="$(mktemp)"
+  go build -trimpath "$@" 2>"$out" && { cat "$out" >&2; rm -f "$out"; return 0; }
+  cat "$out" >&2
+  if grep -q -E 'missing go.sum entry|updates to go.mod needed|no required module provides' "$out"; then
+    rm -f "$out"
+    log "retrying with -mod=mod in $PWD"
+    go build -trimpath -mod=mod "$@"; rc=$?
+    return $rc
+  fi
+  rm -f "$out"; return 1
+}
+GOBUILD=(gobuild)
+
+# ---------------------------------------------------------------------------------------------------------
+# components. Each build_X stages into $WORK and moves into $BIN only after the result checks out.
+
+PULUMI_LDFLAG_VAR=github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
+
+# Reconstructs pulumi/pulumi's pkg/ + sdk/ side by side (pkg/go.mod has `replace .../sdk/v3 => ../sdk`).
+pulumi_src() {
+  local pkg sdk
+  pkg="$(moddir "github.com/pulumi/pulumi/pkg/v3@$PULUMI_PKG_MODULE_VERSION")" || return 1
+  sdk="$(moddir "github.com/pulumi/pulumi/sdk/v3@$PULUMI_SDK_MODULE_VERSION")" || return 1
+  fresh_copy "$pkg" "$WORK/pulumi/pkg" && fresh_copy "$sdk" "$WORK/pulumi/sdk"
+}
+
+check_pulumi() { [ -x "$BIN/pulumi" ] && [ "$("$BIN/pulumi" version 2>/dev/null)" = "v$PULUMI_VERSION" ]; }
+build_pulumi() {
+  pulumi_src || return 1
+  ( cd "$WORK/pulumi/pkg" &&
+    "${GOBUILD[@]}" -tags osusergo,grpcnotrace \
+      -ldflags "-s -w -X $PULUMI_LDFLAG_VAR=v$PULUMI_VERSION" -o "$WORK/out/pulumi" ./cmd/pulumi ) || return 1
+  [ "$("$WORK/out/pulumi" version)" = "v$PULUMI_VERSION" ] || { log "built pulumi does not answer v$PULUMI_VERSION"; return 1; }
+  install_bin "$WORK/out/pulumi" pulumi
+}
+
+# Python language host: its own (untagged) module, whose go.mod replaces pkg/v3 => ../../../../pkg and
+# sdk/v3 => ../../.. ; placed at sdk/python/cmd/pulumi-language-python inside the same pkg/sdk layout.
+LANGHOST_MODULE=github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3
+LANGHOST_STAMP="$PULUMI_VERSION $LANGHOST_MODULE@$PULUMI_LANGUAGE_PYTHON_MODULE_VERSION r$TOOLCHAIN_RECIPE_REV"
+check_language_python() {
+  [ -x "$BIN/pulumi-language-python" ] && [ -f "$BIN/pulumi-language-python-exec" ] &&
+    [ "$("$BIN/pulumi-language-python" -version 2>/dev/null)" = "v$PULUMI_VERSION" ] &&
+    stamp_ok language-python "$LANGHOST_STAMP"
+}
+build_language_python() {
+  local lh sdk
+  # Fetch the host module first: it is the piece most likely to be refused by the proxy.
+  lh="$(moddir "$LANGHOST_MODULE@$PULUMI_LANGUAGE_PYTHON_MODULE_VERSION")" || return 1
+  pulumi_src || return 1
+  sdk="$WORK/pulumi/sdk"
+  fresh_copy "$lh" "$sdk/python/cmd/pulumi-language-python" || return 1
+  ( cd "$sdk/python/cmd/pulumi-language-python" &&
+    "${GOBUILD[@]}" -tags osusergo,grpcnotrace \
+      -ldflags "-s -w -X $PULUMI_LDFLAG_VAR=v$PULUMI_VERSION" -o "$WORK/out/pulumi-language-python" . ) || return 1
+  [ "$("$WORK/out/pulumi-language-python" -version)" = "v$PULUMI_VERSION" ] || return 1
+  # The host runs `python <dir of host>/pulumi-language-python-exec`; the script ships in the sdk/v3 module.
+  install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$WORK/out/pulumi-language-python-exec" || return 1
+  install_bin "$WORK/out/pulumi-language-python-exec" pulumi-language-python-exec || return 1
+  install_bin "$WORK/out/pulumi-language-python" pulumi-language-python || return 1
+  write_stamp language-python "$LANGHOST_STAMP"
+}
+
+# Resource providers. At build time the staged binary must answer its version: `pulumi package get-schema`
+# runs it and the schema's "version" must equal the wanted one. Warm runs check, without running it, that
+# the cached binary is the provider's main package (go version -m), carries the stamp written after that
+# check, and is the copy registered in pulumi-home. (-trimpath drops -ldflags from the build info.)
+provider_ok() { # NAME VERSION MODULE MODVER
+  local b="$BIN/pulumi-resource-$1" info
+  [ -x "$b" ] || return 1
+  info="$(go version -m "$b" 2>/dev/null)" || return 1
+  grep -q "^[[:space:]]*path[[:space:]]*$3/cmd/pulumi-resource-$1[[:space:]]*$" <<<"$info" || return 1
+  stamp_ok "resource-$1" "$2 $3@$4 r$TOOLCHAIN_RECIPE_REV" || return 1
+  [ -x "$PHOME/plugins/resource-$1-v$2/pulumi-resource-$1" ] && [ ! -e "$PHOME/plugins/resource-$1-v$2.partial" ] &&
+    cmp -s "$b" "$PHOME/plugins/resource-$1-v$2/pulumi-resource-$1"
+}
+provider_finish() { # NAME VERSION MODULE MODVER  (binary staged at $WORK/out/pulumi-resource-NAME)
+  local got
+  got="$(PULUMI_HOME="$WORK/pulumi-home-check" PULUMI_SKIP_UPDATE_CHECK=true \
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_DISABLE_REGISTRY_RESOLVE=true \
+    "$BIN/pulumi" package get-schema "$WORK/out/pulumi-resource-$1" 2>&1 |
+    python3 -c 'import json,sys; print(json.load(sys.stdin).get("version",""))' 2>/dev/null)" || got=""
+  if [ "$got" != "$2" ]; then
+    log "pulumi-resource-$1 answers schema version '$got', expected '$2'"; return 1
+  fi
+  install_bin "$WORK/out/pulumi-resource-$1" "pulumi-resource-$1" || return 1
+  register_plugin "$1" "$2" || { log "registering $1 $2 failed"; return 1; }
+  write_stamp "resource-$1" "$2 $3@$4 r$TOOLCHAIN_RECIPE_REV"
+}
+# schema-embed.json is gitignored upstream (made by `VERSION=x go generate`): schema.json with "version" set.
+schema_embed() { # CMD_DIR VERSION
+  python3 -c '
+import json, sys
+src, dst, ver = sys.argv[1:4]
+with open(src) as f:
+    d = json.load(f)
+d["version"] = ver
+with open(dst, "w") as f:
+    json.dump(d, f)
+' "$1/schema.json" "$1/schema-embed.json" "$2"
+}
+# go_require_version GO_MOD_FILE MODULE -> the version that go.mod requires
+go_require_version() {
+  go mod edit -json "$1" | python3 -c '
+import json, sys
+m = sys.argv[1]
+for r in json.load(sys.stdin).get("Require") or []:
+    if r["Path"] == m:
+        print(r["Version"])
+        break
+else:
+    sys.exit("no require of " + m)
+' "$2"
+}
+
+# pulumi-command: plain Go provider (pulumi-go-provider), no replaces, no generated files.
+CMD_MODULE=github.com/pulumi/pulumi-command/provider
+CMD_VERVAR=github.com/pulumi/pulumi-command/provider/pkg/version.Version
+check_command() { provider_ok command "$COMMAND_PROVIDER_VERSION" "$CMD_MODULE" "$COMMAND_PROVIDER_MODULE_VERSION"; }
+build_command() {
+  local src
+  src="$(moddir "$CMD_MODULE@$COMMAND_PROVIDER_MODULE_VERSION")" || return 1
+  fresh_copy "$src" "$WORK/command/provider" || return 1
+  ( cd "$WORK/command/provider" &&
+    "${GOBUILD[@]}" -ldflags "-s -w -X $CMD_VERVAR=$COMMAND_PROVIDER_VERSION" \
+      -o "$WORK/out/pulumi-resource-command" ./cmd/pulumi-resource-command ) || return 1
+  provider_finish command "$COMMAND_PROVIDER_VERSION" "$CMD_MODULE" "$COMMAND_PROVIDER_MODULE_VERSION"
+}
+
+# random / tls: bridged Terraform plugin-framework providers. provider/go.mod has `replace <shim> => ./shim`;
+# shim/ is a nested module (not in the provider zip), so it is written here: ~10 lines exposing the
+# upstream's internal provider constructor (allowed because the shim's path lies under the upstream path).
+build_tf_framework_provider() { # NAME VERSION MODULE MODVER VERSIONVAR UPSTREAM SHIMPATH
+  local name="$1" ver="$2" mod="$3" modver="$4" vervar="$5" up="$6" shimpath="$7" src d upver fwver
+  src="$(moddir "$mod@$modver")" || return 1
+  d="$WORK/$name/provider"
+  fresh_copy "$src" "$d" || return 1
+  upver="$(go_require_version "$d/go.mod" "$up")" || return 1
+  fwver="$(go_require_version "$d/go.mod" github.com/hashicorp/terraform-plugin-framework)" || return 1
+  mkdir -p "$d/shim"
+  printf '%s\n' "module $shimpath" "" "go 1.25.8" "" "require (" \
+    "	github.com/hashicorp/terraform-plugin-framework $fwver" "	$up $upver" ")" >"$d/shim/go.mod"
+  printf '%s\n' \
+    "// Package shim exposes the upstream provider's internal constructor to the Pulumi bridge." \
+    "package shim" "" "import (" \
+    "	tfpf \"github.com/hashicorp/terraform-plugin-framework/provider\"" \
+    "	upstream \"$up/internal/provider\"" ")" "" \
+    "func NewProvider() tfpf.Provider { return upstream.New() }" >"$d/shim/shim.go"
+  schema_embed "$d/cmd/pulumi-resource-$name" "$ver" || return 1
+  ( cd "$d" &&
+    "${GOBUILD[@]}" -ldflags "-s -w -X $vervar=$ver" \
+      -o "$WORK/out/pulumi-resource-$name" "./cmd/pulumi-resource-$name" ) || return 1
+  provider_finish "$name" "$ver" "$mod" "$modver"
+}
+
+RANDOM_MODULE=github.com/pulumi/pulumi-random/provider/v4
+RANDOM_VERVAR=$RANDOM_MODULE/pkg/version.Version
+check_random() { provider_ok random "$RANDOM_PROVIDER_VERSION" "$RANDOM_MODULE" "$RANDOM_PROVIDER_MODULE_VERSION"; }
+build_random() {
+  build_tf_framework_provider random "$RANDOM_PROVIDER_VERSION" "$RANDOM_MODULE" "$RANDOM_PROVIDER_MODULE_VERSION" \
+    "$RANDOM_VERVAR" github.com/terraform-providers/terraform-provider-random \
+    github.com/terraform-providers/terraform-provider-random/shim
+}
+
+TLS_MODULE=github.com/pulumi/pulumi-tls/provider/v5
+TLS_VERVAR=$TLS_MODULE/pkg/version.Version
+check_tls() { provider_ok tls "$TLS_PROVIDER_VERSION" "$TLS_MODULE" "$TLS_PROVIDER_MODULE_VERSION"; }
+build_tls() {
+  build_tf_framework_provider tls "$TLS_PROVIDER_VERSION" "$TLS_MODULE" "$TLS_PROVIDER_MODULE_VERSION" \
+    "$TLS_VERVAR" github.com/hashicorp/terraform-provider-tls github.com/hashicorp/terraform-provider-tls/shim
+}
+
+# docker: provider/go.mod has `replace github.com/terraform-providers/terraform-provider-docker => ../upstream`
+# (a git submodule, in no zip). ../upstream = the kreuzwerker module at the submodule's commit, plus the
+# shim/shim.go that pulumi-docker's patch 0001 adds (provider/resources.go imports <upstream>/shim).
+# Patch 0002 (registry HTTP client TLS config; behaviour only) is not in any module and is not applied.
+DOCKER_MODULE=github.com/pulumi/pulumi-docker/provider/v5
+DOCKER_VERVAR=$DOCKER_MODULE/pkg/version.Version
+check_docker() { provider_ok docker "$DOCKER_PROVIDER_VERSION" "$DOCKER_MODULE" "$DOCKER_PROVIDER_MODULE_VERSION"; }
+build_docker() {
+  local src up d="$WORK/docker"
+  src="$(moddir "$DOCKER_MODULE@$DOCKER_PROVIDER_MODULE_VERSION")" || return 1
+  up="$(moddir "$DOCKER_UPSTREAM_MODULE@$DOCKER_UPSTREAM_MODULE_VERSION")" || return 1
+  fresh_copy "$src" "$d/provider" && fresh_copy "$up" "$d/upstream" || return 1
+  mkdir -p "$d/upstream/shim"
+  printf '%s\n' \
+    "// Package shim exposes the upstream provider's internal constructor to the Pulumi bridge." \
+    "package shim" "" "import (" \
+    "	\"github.com/hashicorp/terraform-plugin-sdk/v2/helper/schema\"" \
+    "	\"github.com/terraform-providers/terraform-provider-docker/internal/provider\"" ")" "" \
+    "func NewProvider() *schema.Provider { return provider.New(\"dev\")() }" >"$d/upstream/shim/shim.go"
+  schema_embed "$d/provider/cmd/pulumi-resource-docker" "$DOCKER_PROVIDER_VERSION" || return 1
+  ( cd "$d/provider" &&
+    "${GOBUILD[@]}" -tags no_compose -ldflags "-s -w -X $DOCKER_VERVAR=$DOCKER_PROVIDER_VERSION" \
+      -o "$WORK/out/pulumi-resource-docker" ./cmd/pulumi-resource-docker ) || return 1
+  provider_finish docker "$DOCKER_PROVIDER_VERSION" "$DOCKER_MODULE" "$DOCKER_PROVIDER_MODULE_VERSION"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# driver
+
+declare -A SECS STATUS
+run_component() {
+  local c="$1" fn="${1//-/_}" t0 t1
+  if [ "$FORCE" = 0 ] && "check_$fn"; then
+    STATUS[$c]="cached"; SECS[$c]=0
+    log "$c: cached, skipping"
+    return 0
+  fi
+  log "$c: building"
+  rm -rf "$WORK/out"; mkdir -p "$WORK/out"
+  t0=$(date +%s)
+  if "build_$fn"; then
+    STATUS[$c]="built"
+  else
+    STATUS[$c]="FAILED"
+  fi
+  t1=$(date +%s); SECS[$c]=$((t1 - t0))
+  log "$c: ${STATUS[$c]} in ${SECS[$c]}s"
+}
+
+T_START=$(date +%s)
+rm -f "$TC/.complete"
+for c in "${COMPONENTS[@]}"; do run_component "$c"; done
+T_END=$(date +%s)
+# Sources are copied per build from the module cache: drop them (the module and build caches stay).
+rm -rf "$WORK"
+
+FAILED=0
+echo
+echo "== toolchain $TOOLCHAIN_KEY"
+for c in "${COMPONENTS[@]}"; do
+  printf '  %-16s %-7s %6ss\n' "$c" "${STATUS[$c]}" "${SECS[$c]}"
+  [ "${STATUS[$c]}" != FAILED ] || FAILED=1
+done
+printf '  %-16s %-7s %6ss\n' total "" "$((T_END - T_START))"
+echo "== disk used"
+du -sh "$TC" "$GOMODCACHE" "$GOCACHE" 2>/dev/null | sed 's/^/  /'
+du -sh "$BIN" 2>/dev/null | sed 's/^/  /'
+
+# The marker says: every component is present and answers its version. The wrapper requires it.
+all_ok=1
+for c in pulumi language-python command random tls docker; do
+  "check_${c//-/_}" 2>/dev/null || { all_ok=0; break; }
+done
+if [ "$all_ok" = 1 ]; then
+  printf '%s\n' "$TOOLCHAIN_KEY" >"$TC/.complete.tmp" && mv "$TC/.complete.tmp" "$TC/.complete"
+  echo "== complete: $TC/.complete"
+else
+  echo "== incomplete: no $TC/.complete marker (see statuses above)"
+fi
+exit "$FAILED"
