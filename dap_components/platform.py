@@ -108,6 +108,7 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
         admin_token=service.gitlab.admin_token.result,
         token_ready=service.gitlab.token_ready,
         ca_pem=pki.public_ca_pem,
+        route=service.proxy,
     )
     runners = []
     for i in range(cfg.runner_count):

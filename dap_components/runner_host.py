@@ -54,6 +54,7 @@ class GitLabHandle:
     admin_token: pulumi.Output[str]  # secret
     token_ready: pulumi.Resource
     ca_pem: pulumi.Output[str]
+    route: pulumi.Resource  # the proxy serving https://gitlab.<domain>: the runner's health depends on it
 
 
 @dataclass
@@ -144,6 +145,6 @@ class RunnerHost(pulumi.ComponentResource):
                 health_start_period="30s",
                 memory_mb=cfg.memory_mb.gitlab_runner,
             ),
-            child,
+            pulumi.ResourceOptions(parent=self, depends_on=[args.gitlab.route]),
         )
         self.register_outputs({"runnerName": self.runner_name, "dockerHost": args.docker_host})

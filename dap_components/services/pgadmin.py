@@ -40,6 +40,10 @@ def declare(ctx: HostContext, enable_psql: bool = False) -> ServiceResult:
                 "PGADMIN_CONFIG_PROXY_X_PROTO_COUNT=1",
                 "PGADMIN_CONFIG_PROXY_X_HOST_COUNT=1",
                 "PGADMIN_CONFIG_SESSION_COOKIE_SECURE=True",
+                # the login is admin@<domain>; internal domains (.test, .localhost, .internal) are
+                # special-use names that pgAdmin's email check refuses unless allowed
+                f"PGADMIN_CONFIG_ALLOW_SPECIAL_EMAIL_DOMAINS=['{ctx.domain.rsplit('.', 1)[-1]}']",
+                "PGADMIN_CONFIG_GLOBALLY_DELIVERABLE=False",
             ],
             uploads=[
                 Upload("/etc/dap/servers.json", servers),

@@ -97,18 +97,18 @@ class DockerMocks(RealCryptoMocks):
         if entry:
             cmd += ["--entrypoint", entry[0]]
         for p in i.get("ports") or []:
-            cmd += ["-p", f"{p.get('ip', '0.0.0.0')}:{p['external']}:{p['internal']}/{p.get('protocol', 'tcp')}"]
+            cmd += ["-p", f"{p.get('ip', '0.0.0.0')}:{int(p['external'])}:{int(p['internal'])}/{p.get('protocol', 'tcp')}"]
         for v in i.get("volumes") or []:
             src = v.get("volumeName") or v.get("hostPath")
             cmd += ["-v", f"{src}:{v['containerPath']}{':ro' if v.get('readOnly') else ''}"]
         for h in i.get("hosts") or []:
             cmd += ["--add-host", f"{h['host']}:{h['ip']}"]
         if i.get("memory"):
-            cmd += ["--memory", f"{i['memory']}m"]
+            cmd += ["--memory", f"{int(i['memory'])}m"]
         if i.get("cpus"):
             cmd += ["--cpus", str(i["cpus"])]
         if i.get("shmSize"):
-            cmd += ["--shm-size", f"{i['shmSize']}m"]
+            cmd += ["--shm-size", f"{int(i['shmSize'])}m"]
         for s in i.get("securityOpts") or []:
             cmd += ["--security-opt", s]
         for c in (i.get("capabilities") or {}).get("drops") or []:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import uuid
 
@@ -72,7 +73,8 @@ def platform(tmp_path_factory):
         p.monitor = monitor
         yield p
     finally:
-        mocks.cleanup()
+        if os.environ.get("DAP_KEEP") != "1":  # DAP_KEEP=1 leaves the containers for inspection
+            mocks.cleanup()
         loop.close()
 
 
