@@ -75,7 +75,7 @@ def proxy_container(name: str, spec: ProxySpec, opts: pulumi.ResourceOptions):
         Upload(nginx.CERTIFICATE, spec.bundle.fullchain_pem),
         Upload(nginx.CERTIFICATE_KEY, spec.bundle.key_pem, mode="0400"),
     ] + [Upload(f"{nginx.HTPASSWD_DIR}/{fname}", content) for fname, content in sorted(spec.htpasswd.items())]
-    ports = [(nginx.HTTPS_PORT, spec.https_port, spec.publish_address), (nginx.HTTP_PORT, spec.http_port, spec.publish_address)]
+    ports = [(spec.https_port, spec.https_port, spec.publish_address), (nginx.HTTP_PORT, spec.http_port, spec.publish_address)]
     ports += [(s.listen_port, s.listen_port, spec.publish_address) for s in sorted(stream_routes, key=lambda s: s.listen_port)]
     return make_container(
         name,

@@ -17,6 +17,8 @@ class HttpRoute:
     buffering: bool = True  # False streams request and response bodies (S3, registry blobs)
     basic_auth_file: Optional[str] = None  # htpasswd path inside the proxy container
     timeout_seconds: int = 60
+    # $http_host keeps a non-default port, which S3 signatures (SigV4 signs the Host header) need
+    host_header: str = "$host"
 
     @property
     def upstream(self) -> str:

@@ -107,7 +107,8 @@ class ServiceHost(pulumi.ComponentResource):
                     NetworkAttachment(networks["front"].name, names),
                     NetworkAttachment(networks["web"].name),
                     NetworkAttachment(networks["db"].name),
-                    NetworkAttachment(networks["storage"].name),
+                    # MLflow reaches S3 at its public name, so presigned URLs work for clients too
+                    NetworkAttachment(networks["storage"].name, [f"s3.{cfg.domain}"]),
                 ],
                 publish_address=cfg.service_host.publish_address,
                 https_port=cfg.service_host.https_port,

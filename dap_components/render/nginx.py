@@ -45,13 +45,17 @@ def render_nginx_conf(
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate hostnames in routes: {sorted(n for n in set(names) if names.count(n) > 1)}")
     ports = [s.listen_port for s in stream_routes]
-    clash = set(ports) & {https_port, http_port} or (len(set(ports)) != len(ports))
+    # Inside the container nginx listens on 443 and, when it differs, on the public HTTPS port too, so
+    # https://<name>:<public port> works from the host and from containers (through network aliases).
+    https_ports = sorted({https_port, public_https_port})
+    clash = set(ports) & {*https_ports, http_port} or (len(set(ports)) != len(ports))
     if clash:
-        raise ValueError(f"stream ports must be unique and differ from {http_port}/{https_port}: {ports}")
+        raise ValueError(f"stream ports must be unique and differ from {http_port}/{https_ports}: {ports}")
     return _ENV.get_template("nginx.conf.j2").render(
         http_routes=sorted(http_routes, key=lambda r: r.hostname),
         stream_routes=sorted(stream_routes, key=lambda s: s.listen_port),
-        https_port=https_port,
+        https_ports=https_ports,
+        public_https_port=public_https_port,
         http_port=http_port,
         https_port_suffix="" if public_https_port == 443 else f":{public_https_port}",
         certificate=certificate,

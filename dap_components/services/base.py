@@ -33,6 +33,10 @@ class HostContext:
     def fqdn(self, label: str) -> str:
         return f"{label}.{self.cfg.domain}"
 
+    def public_url(self, label: str) -> str:
+        port = self.cfg.service_host.https_port
+        return f"https://{self.fqdn(label)}" + ("" if port == 443 else f":{port}")
+
     def container_name(self, role: str) -> str:
         return f"{self.prefix}-{role}"
 

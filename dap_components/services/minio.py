@@ -65,10 +65,9 @@ echo "bucket {bucket} ready"
 
 
 class MinioStore:
-    endpoint = f"http://{ALIAS}:{API_PORT}"
-
     def __init__(self, ctx: HostContext):
         self._ctx = ctx
+        self.endpoint = ctx.public_url("s3")
         self.root_user = ctx.password("minio", "root-user", length=20)
         self.root_password = ctx.password("minio", "root-password", length=40)
         data = ctx.volume("minio", "data")
@@ -99,7 +98,7 @@ class MinioStore:
         self.service = ServiceResult(
             container=self.container,
             http_routes=[
-                HttpRoute(ctx.fqdn("s3"), ALIAS, API_PORT, max_body_size="0", buffering=False, timeout_seconds=300),
+                HttpRoute(ctx.fqdn("s3"), ALIAS, API_PORT, max_body_size="0", buffering=False, timeout_seconds=300, host_header="$http_host"),
                 HttpRoute(ctx.fqdn("minio-console"), ALIAS, CONSOLE_PORT, max_body_size="0", buffering=False, timeout_seconds=300),
             ],
             urls={"s3": f"https://{ctx.fqdn('s3')}", "minio-console": f"https://{ctx.fqdn('minio-console')}"},

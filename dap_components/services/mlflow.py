@@ -17,8 +17,10 @@ PORT = 5000
 ALIAS = "mlflow"
 USERNAME = "mlflow"
 BUCKET = "mlflow"
-CA_FILE = "/etc/dap/ca.crt"
+CA_FILE = "/etc/dap/ca.crt"  # signs the PostgreSQL certificates
+PUBLIC_CA_FILE = "/etc/dap/public-ca.crt"  # signs the proxy's (differs in tls.mode provided)
 HTPASSWD_FILE = "mlflow"
+WORKERS = 2
 
 
 def backend_store_uri(db_host: str, database: str, user: str) -> str:
@@ -35,6 +37,8 @@ def server_command(domain: str, backend_uri: str, bucket: str) -> list[str]:
         "server",
         "--host", "0.0.0.0",
         "--port", str(PORT),
+        # each uvicorn worker holds ~450 MB once MLflow is imported; 4 (the default) exceed 2 GB
+        "--workers", str(WORKERS),
         "--backend-store-uri", backend_uri,
         "--serve-artifacts",
         "--artifacts-destination", f"s3://{bucket}",
@@ -62,12 +66,14 @@ def declare(
             command=server_command(ctx.domain, backend_store_uri("postgres-service", "mlflow", "mlflow"), bucket.bucket),
             envs=[
                 f"MLFLOW_S3_ENDPOINT_URL={store_endpoint}",
+                f"AWS_CA_BUNDLE={PUBLIC_CA_FILE}",
                 f"DAP_INSTALL_PGPASSFILE={SECRETS_DIR}/pgpass",
                 f"DAP_INSTALL_AWS_SHARED_CREDENTIALS_FILE={SECRETS_DIR}/aws_credentials",
                 "AWS_DEFAULT_REGION=us-east-1",
             ],
             uploads=[
                 Upload(CA_FILE, ctx.pki.ca_pem),
+                Upload(PUBLIC_CA_FILE, ctx.pki.public_ca_pem),
                 Upload(f"{SECRETS_DIR}/pgpass", pgpass, mode="0400"),
                 Upload(f"{SECRETS_DIR}/aws_credentials", aws, mode="0400"),
             ],

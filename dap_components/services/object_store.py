@@ -23,7 +23,9 @@ class BucketCredentials:
 
 class ObjectStore(Protocol):
     service: ServiceResult
-    endpoint: str  # S3 endpoint URL inside the storage network, e.g. http://minio:9000
+    # The public S3 URL (https://s3.<domain>[:port]). Servers use it too, through the proxy's alias on the
+    # storage network, so the presigned URLs MLflow hands to clients are reachable by them.
+    endpoint: str
 
     def bucket_with_key(self, bucket: str) -> BucketCredentials:
         """Create ``bucket`` and an access key whose policy allows that bucket only."""

@@ -89,6 +89,8 @@ def test_each_route_reaches_the_right_container_and_port(deploy):
 def test_route_options(deploy):
     conf = conf_of(deploy(runnerCount=0))
     s3 = server_block(conf, "s3.dap.example.test")
+    assert "proxy_set_header Host $http_host;" in s3  # SigV4 signs host:port
+    assert "proxy_set_header Host $host;" in server_block(conf, "gitlab.dap.example.test")
     assert "client_max_body_size 0;" in s3 and "proxy_buffering off;" in s3 and "proxy_request_buffering off;" in s3
     assert "client_max_body_size 512m;" in server_block(conf, "gitlab.dap.example.test")
     assert "proxy_buffering off;" in server_block(conf, "registry.dap.example.test")
@@ -114,8 +116,11 @@ def test_only_the_proxy_publishes_ports_on_the_publish_address(deploy):
 def test_custom_https_port_in_redirects(deploy):
     d = deploy(runnerCount=0, serviceHost={"httpsPort": 8443, "httpPort": 8080})
     ports = {(p["internal"], p["external"]) for p in d.containers()["dap-dev-proxy"].inputs["ports"]}
-    assert (443, 8443) in ports and (80, 8080) in ports
-    assert "return 301 https://$host:8443$request_uri;" in conf_of(d)
+    assert (8443, 8443) in ports and (80, 8080) in ports
+    conf = conf_of(d)
+    assert "return 301 https://$host:8443$request_uri;" in conf
+    # inside the networks the same URL works: nginx listens on 443 and on the public port
+    assert "listen 443 ssl http2;\n        listen 8443 ssl http2;" in conf
 
 
 def test_networks_by_purpose(deploy):
@@ -172,7 +177,15 @@ def test_mlflow_wiring(deploy):
     assert uri.startswith("postgresql+psycopg://mlflow@postgres-service:5432/mlflow?")
     assert "sslmode=verify-full" in uri and "sslrootcert=/etc/dap/ca.crt" in uri
     assert "--serve-artifacts" in cmd and cmd[cmd.index("--artifacts-destination") + 1] == "s3://mlflow"
-    assert env(mlflow, "MLFLOW_S3_ENDPOINT_URL") == "http://minio:9000"
+    assert cmd[cmd.index("--workers") + 1] == "2"  # 4 uvicorn workers exceed the 2 GB limit (measured: OOM)
+    allowed = cmd[cmd.index("--allowed-hosts") + 1].split(",")
+    assert "mlflow.dap.example.test" in allowed and "mlflow:5000" in allowed
+    # the public S3 name, reached through the proxy's alias on the storage network, so presigned URLs
+    # that MLflow hands to clients point where clients can go
+    assert env(mlflow, "MLFLOW_S3_ENDPOINT_URL") == "https://s3.dap.example.test"
+    assert env(mlflow, "AWS_CA_BUNDLE") == "/etc/dap/public-ca.crt"
+    storage = [n for n in d.containers()["dap-dev-proxy"].inputs["networksAdvanced"] if n["name"] == "dap-dev-storage"][0]
+    assert storage["aliases"] == ["s3.dap.example.test"]
     # credentials come from files, not the environment
     assert not any(re.search(r"PASSWORD|SECRET|AWS_ACCESS", e.split("=")[0]) for e in mlflow.inputs["envs"])
     pgpass = upload(mlflow, "/run/secrets/dap/pgpass")
