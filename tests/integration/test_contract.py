@@ -113,21 +113,28 @@ def test_bucket_key_is_limited_to_its_bucket(platform):
     from botocore.exceptions import ClientError
 
     # read the MLflow key back from the container it was handed to
-    creds = subprocess.run(["docker", "exec", f"dap-{platform.stack.name}-minio", "true"], capture_output=True)
-    assert creds.returncode == 0
     aws = subprocess.run(["docker", "exec", f"dap-{platform.stack.name}-mlflow", "cat", "/run/secrets/dap/aws_credentials"],
                          capture_output=True, text=True).stdout
     key_id = aws.split("aws_access_key_id = ")[1].split()[0]
     secret = aws.split("aws_secret_access_key = ")[1].split()[0]
+    def client(key, secret_key):
+        return boto3.client("s3", endpoint_url=f"https://s3.{DOMAIN}:{HTTPS}", verify=str(platform.ca), aws_access_key_id=key,
+                            aws_secret_access_key=secret_key, region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+
     with platform_dns():
-        s3 = boto3.client("s3", endpoint_url=f"https://s3.{DOMAIN}:{HTTPS}", verify=str(platform.ca), aws_access_key_id=key_id,
-                          aws_secret_access_key=secret, region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+        root = client(platform.creds["minio-root-user"], platform.creds["minio-root-password"])
+        root.create_bucket(Bucket="other-team")
+        root.put_object(Bucket="other-team", Key="private.txt", Body=b"not for mlflow")
+        s3 = client(key_id, secret)
         s3.put_object(Bucket="mlflow", Key="contract/ok.txt", Body=b"ok")
         assert s3.get_object(Bucket="mlflow", Key="contract/ok.txt")["Body"].read() == b"ok"
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["mlflow"]
         with pytest.raises(ClientError):
             s3.create_bucket(Bucket="not-mlflow")
         with pytest.raises(ClientError):
-            s3.list_buckets()
+            s3.get_object(Bucket="other-team", Key="private.txt")
+        with pytest.raises(ClientError):
+            s3.put_object(Bucket="other-team", Key="x.txt", Body=b"x")
 
 
 def test_pgadmin_login_page(platform):
@@ -177,7 +184,7 @@ def test_dev_environment_ssh_reaches_mlflow(platform):
 
 
 def test_no_secret_in_any_container_environment(platform):
-    values = [v for v in platform.creds.values() if isinstance(v, str) and len(v) >= 16]
+    values = [v for k, v in platform.creds.items() if k.endswith(("-password", "-superuser")) or k == "minio-root-user"]
     assert len(values) >= 6
     for name in container_health(f"dap-{platform.stack.name}"):
         env = subprocess.run(["docker", "inspect", "-f", "{{json .Config.Env}}", name], capture_output=True, text=True).stdout
