@@ -55,6 +55,9 @@ class ContainerSpec:
     wait_timeout: int = 300
     gpus: Optional[str] = None
     labels: dict[str, str] = field(default_factory=dict)
+    # None keeps Docker's default capability set (images that need it: GitLab Omnibus, sshd, runners);
+    # a list drops every capability but these.
+    capabilities: Optional[Sequence[str]] = None
 
 
 def make_container(
@@ -101,6 +104,9 @@ def make_container(
         shm_size=spec.shm_size_mb,
         gpus=spec.gpus,
         security_opts=["no-new-privileges:true"],
+        capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=sorted(spec.capabilities))
+        if spec.capabilities is not None
+        else None,
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
     )
 

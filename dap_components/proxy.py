@@ -90,6 +90,7 @@ def proxy_container(name: str, spec: ProxySpec, opts: pulumi.ResourceOptions):
             uploads=uploads,
             ports=ports,
             memory_mb=spec.memory_mb,
+            capabilities=["CHOWN", "SETGID", "SETUID"],  # master as root, workers as nginx
         ),
         opts,
     )

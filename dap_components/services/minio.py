@@ -92,6 +92,7 @@ class MinioStore:
                 networks=[NetworkAttachment(ctx.network_name("storage"), [ALIAS])],
                 healthcheck=["CMD", "mc", "ready", "local"],
                 memory_mb=ctx.cfg.memory_mb.minio,
+                capabilities=[],
             ),
             ctx.opts,
         )

@@ -87,6 +87,7 @@ def declare(
                 f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}/health', timeout=5)",
             ],
             memory_mb=ctx.cfg.memory_mb.mlflow,
+            capabilities=["CHOWN", "SETGID", "SETUID"],  # the entrypoint installs files for mlflow, then drops to it
         ),
         pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(depends_on=[bucket.ready])),
     )

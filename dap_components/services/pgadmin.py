@@ -58,6 +58,9 @@ def declare(ctx: HostContext, enable_psql: bool = False) -> ServiceResult:
             ],
             healthcheck=["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:80/misc/ping"],
             memory_mb=ctx.cfg.memory_mb.pgadmin,
+            # runs as uid 5050; its python carries the file capability to bind port 80, and exec fails
+            # unless that capability is in the bounding set
+            capabilities=["NET_BIND_SERVICE"],
         ),
         ctx.opts,
     )

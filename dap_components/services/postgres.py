@@ -55,6 +55,8 @@ def declare(
             networks=[NetworkAttachment(ctx.network_name("db"), [role])],
             healthcheck=["CMD", "pg_isready", "-U", "postgres", "-d", "postgres"],
             shm_size_mb=pg.shm_size_mb(tuning),
+            # root entrypoint: chown/chmod PGDATA and the TLS files, then drop to postgres
+            capabilities=["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"],
             memory_mb=memory_mb,
         ),
         ctx.opts,

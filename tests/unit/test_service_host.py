@@ -285,3 +285,19 @@ def test_outputs(deploy):
     assert {"gitlab-root-password", "mlflow-password", "pgadmin-password", "minio-root-password", "postgres-data-superuser"} <= set(creds)
     ca, secret = d.outputs["caCertificate"]
     assert ca.startswith("-----BEGIN CERTIFICATE-----") and not secret
+
+
+def test_capabilities_dropped_where_the_image_allows(deploy):
+    d = deploy(runnerCount=0)
+    caps = {name.removeprefix("dap-dev-"): c.inputs.get("capabilities") for name, c in d.containers().items()}
+    expected = {
+        "proxy": ["CHOWN", "SETGID", "SETUID"],
+        "postgres-service": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"],
+        "postgres-data": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"],
+        "minio": [],
+        "mlflow": ["CHOWN", "SETGID", "SETUID"],
+        "pgadmin": ["NET_BIND_SERVICE"],
+    }
+    for role, adds in expected.items():
+        assert caps[role]["drops"] == ["ALL"] and caps[role].get("adds", []) == adds, (role, caps[role])
+    assert caps["gitlab"] is None  # Omnibus runs its own init system: Docker's default set
