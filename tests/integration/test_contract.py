@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import urllib.error
 import subprocess
 import uuid
 
@@ -81,7 +82,7 @@ def platform(tmp_path_factory):
 def test_every_container_runs_healthy(platform):
     health = container_health(f"dap-{platform.stack.name}")
     roles = {n.removeprefix(f"dap-{platform.stack.name}-") for n in health}
-    assert roles == {"proxy", "gitlab", "postgres-service", "postgres-data", "minio", "mlflow", "pgadmin", "runner-1", "dev-e2e"}
+    assert roles == {"proxy", "gitlab", "postgres-service", "postgres-data", "minio", "mlflow", "pgadmin", "portainer", "runner-1", "dev-e2e"}
     assert set(health.values()) == {"running/healthy"}, health
 
 
@@ -135,6 +136,21 @@ def test_bucket_key_is_limited_to_its_bucket(platform):
             s3.get_object(Bucket="other-team", Key="private.txt")
         with pytest.raises(ClientError):
             s3.put_object(Bucket="other-team", Key="x.txt", Body=b"x")
+
+
+def test_portainer_admin_password_set_at_first_start(platform):
+    import urllib.request
+
+    body = json.dumps({"username": platform.creds["portainer-username"], "password": platform.creds["portainer-password"]}).encode()
+    req = urllib.request.Request(f"https://portainer.{DOMAIN}:{HTTPS}/api/auth", data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    ctx = __import__("ssl").create_default_context(cafile=str(platform.ca))
+    with platform_dns(), urllib.request.urlopen(req, context=ctx, timeout=30) as resp:
+        assert resp.status == 200 and "jwt" in json.loads(resp.read())
+    wrong = json.dumps({"username": "admin", "password": "wrong-password"}).encode()
+    with platform_dns(), pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(urllib.request.Request(req.full_url, data=wrong, method="POST", headers={"Content-Type": "application/json"}),
+                               context=ctx, timeout=30)
 
 
 def test_pgadmin_login_page(platform):

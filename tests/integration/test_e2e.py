@@ -34,6 +34,7 @@ def e2e_config(runner_count: int = 1) -> dict:
         "serviceHost": {"publishAddress": LOOPBACK, "httpsPort": HTTPS, "httpPort": HTTP},
         "images": {**images, "pythonBase": "dap-offline/debian-base:bookworm", "jobDefault": "dap-offline/debian-base:bookworm"},
         "postgresData": {"memoryMb": 1024},
+        "portainer": {"enabled": True},
         "runnerCount": runner_count,
         "devEnvironments": [{"name": "e2e"}],
     }
@@ -124,7 +125,7 @@ def container_health(prefix):
 
 def test_1_every_container_is_healthy(platform):
     health = container_health(f"dap-{platform.stack.name}")
-    expected = {"proxy", "gitlab", "postgres-service", "postgres-data", "minio", "mlflow", "pgadmin", "runner-1", "dev-e2e"}
+    expected = {"proxy", "gitlab", "postgres-service", "postgres-data", "minio", "mlflow", "pgadmin", "portainer", "runner-1", "dev-e2e"}
     assert {n.removeprefix(f"dap-{platform.stack.name}-") for n in health} == expected
     assert set(health.values()) == {"running/healthy"}, health
 
