@@ -93,9 +93,9 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
                 http_routes=[r for e in envs for r in dev.plan_routes(e, cfg.domain)[0]],
                 stream_routes=[r for e in envs for r in dev.plan_routes(e, cfg.domain)[1]],
                 pki=pki,
-                publish_address="0.0.0.0",
-                https_port=443,
-                http_port=80,
+                publish_address="0.0.0.0",  # reached from other machines, as the service host's proxy is
+                https_port=cfg.service_host.https_port,  # the same URLs on every host
+                http_port=cfg.service_host.http_port,
                 memory_mb=cfg.memory_mb.proxy,
             ),
             opts=pulumi.ResourceOptions(providers=[providers[ref.docker_host]]),

@@ -29,3 +29,9 @@ def test_stack_files_are_valid():
         values = yaml.safe_load(stack_file.read_text())["config"]
         raw = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith(f"{PROJECT}:")}
         load_config(raw)  # raises ConfigError naming the key
+
+
+def test_ci_stack_uses_the_offline_image_set():
+    ci = yaml.safe_load((ROOT / "Pulumi.ci.yaml").read_text())["config"]["data-analysis-platform:images"]
+    built = yaml.safe_load((ROOT / "images" / "images.yaml").read_text())["images"]
+    assert ci == built
