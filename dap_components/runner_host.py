@@ -36,7 +36,8 @@ def registration_script(description: str, run_untagged: bool, tags: Sequence[str
 UNREGISTER_SCRIPT = (
     "set -u\n"
     "read -r token\n"
-    "read -r created\n"
+    "created=''\n"
+    'while [ -z "$created" ] && read -r created; do :; done\n'  # the create output: the next non-empty line
     "id=$(printf '%s' \"$created\" | sed -n 's/.*\"id\": *\\([0-9][0-9]*\\).*/\\1/p')\n"
     '[ -n "$id" ] || exit 0\n'
     'curl -sS -o /dev/null -w "%{http_code}" -X DELETE -H "PRIVATE-TOKEN: $token" '

@@ -46,9 +46,11 @@ def upload_tar(uploads: list[dict[str, Any]]) -> bytes:
 
 class DockerMocks(RealCryptoMocks):
     def __init__(self, prefix: str) -> None:
+        super().__init__()
         self.prefix = prefix  # every Docker object name starts with it; used for cleanup
         self.images: dict[str, str] = {}  # image id -> reference
         self.log: list[str] = []
+        self.stdout: dict[str, str] = {}  # command resource name -> what its create step printed
         self._lock = threading.Lock()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
@@ -79,6 +81,7 @@ class DockerMocks(RealCryptoMocks):
             if res.returncode != 0:
                 raise RuntimeError(f"command {args.name} failed ({res.returncode}): {res.stderr.decode(errors='replace')[-2000:]}")
             out = res.stdout.decode().rstrip("\n")
+            self.stdout[args.name] = out
             secret = args.name.endswith("-registration")
             return f"{args.name}_id", {**inputs, "stdout": pulumi.Output.secret(out) if secret else out, "stderr": ""}
         if typ.startswith("docker:") or typ == "pulumi:providers:docker":

@@ -50,11 +50,15 @@ def name_of(subject: dict[str, Any] | None) -> x509.Name:
 
 
 class RealCryptoMocks(PlatformMocks):
+    def __init__(self) -> None:
+        self.secret_values: dict[str, str] = {}  # RandomPassword name -> result, for tests that act as the admin
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         typ = args.typ
         inputs = unwrap(dict(args.inputs))
         if typ == "random:index/randomPassword:RandomPassword":
             value = random_password(inputs)
+            self.secret_values[args.name] = value
             out = {**inputs, "result": pulumi.Output.secret(value),
                    "bcryptHash": pulumi.Output.secret(crypt.crypt(value, crypt.mksalt(crypt.METHOD_BLOWFISH)))}
             return f"{args.name}_id", out

@@ -72,6 +72,7 @@ def platform(tmp_path_factory):
         _sync_await(run_pulumi_func(program))
         p = Platform(type("S", (), {"name": stack})(), resolved, tmp_path_factory.mktemp("contract"))
         p.monitor = monitor
+        p.mocks = mocks
         yield p
     finally:
         if os.environ.get("DAP_KEEP") != "1":  # DAP_KEEP=1 leaves the containers for inspection
@@ -206,3 +207,27 @@ def test_no_secret_in_any_container_environment(platform):
         env = subprocess.run(["docker", "inspect", "-f", "{{json .Config.Env}}", name], capture_output=True, text=True).stdout
         for v in values:
             assert v not in env, name
+
+
+def test_z_removing_a_runner_deletes_it_from_gitlab(platform):
+    """The registration's delete step, as pulumi-command runs it when a RunnerHost goes away."""
+    reg = next(r for r in platform.monitor.recorded if r.name == "runner-1-registration")
+    created = json.loads(platform.mocks.stdout["runner-1-registration"])
+    gitlab = f"dap-{platform.stack.name}-gitlab"
+    token = next(r for r in platform.monitor.recorded if r.name == "service-gitlab-admin-pat")
+    pat = platform.mocks.secret_values[token.name]
+
+    def runner_ids():
+        out = subprocess.run(["docker", "exec", "-i", gitlab, "sh", "-c", 'read -r t; curl -sf -H "PRIVATE-TOKEN: $t" http://127.0.0.1/api/v4/runners/all'],
+                             input=pat + "\n", capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return {r["id"] for r in json.loads(out.stdout)}
+
+    assert created["id"] in runner_ids()
+    env = {"PATH": os.environ["PATH"], "PULUMI_COMMAND_STDOUT": platform.mocks.stdout["runner-1-registration"], **reg.inputs["environment"]}
+    res = subprocess.run(["/bin/sh", "-c", reg.inputs["delete"]], input=reg.inputs["stdin"], env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert created["id"] not in runner_ids()
+    # deleting again (already gone) still succeeds, so a retried destroy does not get stuck
+    res = subprocess.run(["/bin/sh", "-c", reg.inputs["delete"]], input=reg.inputs["stdin"], env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
