@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import runpy
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import pulumi
 import pytest

@@ -3,8 +3,6 @@ that runner registration needs is minted by the program inside the container."""
 
 from __future__ import annotations
 
-import pulumi
-
 from ..containers import ContainerSpec, NetworkAttachment, Upload, make_container, pinned_image
 from ..docker_exec import docker_exec
 from ..render.gitlab import REGISTRY_PORT, ROOT_PASSWORD_FILE, render_gitlab_rb

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import pulumi
 import pulumi_random as random
 
 from ..containers import ContainerSpec, NetworkAttachment, Upload, make_container, pinned_image

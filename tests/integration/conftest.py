@@ -3,12 +3,11 @@ project (so no stack file lands in the checkout), and a unique stack driven by t
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml

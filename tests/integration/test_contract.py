@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import urllib.error
 import subprocess
 import uuid
 
@@ -28,7 +27,7 @@ from dap_components.config import PROJECT, load_config
 
 from .conftest import docker_available
 from .docker_mocks import DockerMocks
-from .test_e2e import DOMAIN, HTTP, HTTPS, LOOPBACK, Platform, container_health, e2e_config, platform_dns
+from .test_e2e import DOMAIN, HTTPS, LOOPBACK, Platform, container_health, e2e_config, platform_dns
 
 pytestmark = pytest.mark.integration
 

@@ -6,12 +6,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import socket
 import ssl
 import subprocess
-import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path

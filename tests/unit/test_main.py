@@ -5,7 +5,6 @@ import json
 import runpy
 
 import pulumi
-import pytest
 from pulumi.runtime import mocks as pmocks
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await

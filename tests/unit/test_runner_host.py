@@ -1,6 +1,5 @@
 """RunnerHost: registration through the API with runner authentication tokens, config.toml wiring."""
 
-import json
 import tomllib
 
 from tests.conftest import SECRET_MARK

@@ -268,8 +268,12 @@ def test_gitlab_configuration(deploy):
     assert "external_url 'https://gitlab.dap.example.test'" in rb
     assert "registry_external_url 'https://registry.dap.example.test'" in rb
     assert "gitlab_rails['gitlab_shell_ssh_port'] = 2222" in rb
-    web_subnet = [n for n in d.of_type("docker:index/network:Network") if n.inputs["name"] == "dap-dev-web"][0]
-    assert "nginx['real_ip_trusted_addresses'] = ['172.30." in rb
+    # trusted for client IPs: exactly the web network's subnet, where the proxy connects from
+    from tests.conftest import _h
+
+    subnet = f"172.30.{int(_h('service-web-net')[:4], 16) % 250 + 1}.0/24"  # what the mock assigned to dap-dev-web
+    assert f"nginx['real_ip_trusted_addresses'] = ['{subnet}']" in rb
+    assert f"gitlab_rails['trusted_proxies'] = ['{subnet}']" in rb
     assert "File.read('/run/secrets/dap/gitlab_root_password')" in rb
     assert upload(gl, "/run/secrets/dap/gitlab_root_password")["permissions"] == "0400"
     assert not gl.inputs.get("ports")
