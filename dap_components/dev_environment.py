@@ -38,6 +38,17 @@ def plan_routes(env: DevEnvironmentConfig, domain: str) -> tuple[list[HttpRoute]
     return https, streams
 
 
+def plan_host_routes(envs: Sequence[DevEnvironmentConfig], domain: str) -> tuple[list[HttpRoute], list[StreamRoute]]:
+    """The routes of every environment placed on one host's proxy."""
+    http: list[HttpRoute] = []
+    streams: list[StreamRoute] = []
+    for env in envs:
+        h, s = plan_routes(env, domain)
+        http += h
+        streams += s
+    return http, streams
+
+
 @dataclass
 class DevEnvironmentArgs:
     cfg: PlatformConfig

@@ -68,9 +68,9 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
     def env_ref(env) -> DockerHostRef:
         return service_ref if env.host == "service" else host_refs[env.host]
 
-    service_envs = [e for e in cfg.dev_environments if env_ref(e) is service_ref]
-    service_http = [r for e in service_envs for r in dev.plan_routes(e, cfg.domain)[0]]
-    service_stream = [r for e in service_envs for r in dev.plan_routes(e, cfg.domain)[1]]
+    service_http, service_stream = dev.plan_host_routes(
+        [e for e in cfg.dev_environments if env_ref(e) is service_ref], cfg.domain
+    )
 
     service = ServiceHost(
         "service",
@@ -85,13 +85,14 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
         envs = [e for e in cfg.dev_environments if env_ref(e).docker_host == ref.docker_host]
         if not envs:
             continue
+        http_routes, stream_routes = dev.plan_host_routes(envs, cfg.domain)
         remote_proxies[ref.docker_host] = HostProxy(
             f"proxy-{ref.key}",
             HostProxyArgs(
                 image_ref=cfg.images.nginx,
                 prefix=prefix,
-                http_routes=[r for e in envs for r in dev.plan_routes(e, cfg.domain)[0]],
-                stream_routes=[r for e in envs for r in dev.plan_routes(e, cfg.domain)[1]],
+                http_routes=http_routes,
+                stream_routes=stream_routes,
                 pki=pki,
                 publish_address="0.0.0.0",  # reached from other machines, as the service host's proxy is
                 https_port=cfg.service_host.https_port,  # the same URLs on every host

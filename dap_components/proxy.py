@@ -45,6 +45,11 @@ def route_resource_name(route: Route) -> str:
     return route.name
 
 
+def declare_routes(name: str, routes: Sequence[Route], opts: pulumi.ResourceOptions) -> list[ProxyRoute]:
+    """One ProxyRoute component per routed name or TCP port of the proxy called ``name``."""
+    return [ProxyRoute(f"{name}-{route_resource_name(r)}-route", ProxyRouteArgs(r), opts=opts) for r in routes]
+
+
 def route_hostnames(http_routes: Sequence[HttpRoute], stream_routes: Sequence[StreamRoute]) -> list[str]:
     """Every name clients use to reach this proxy: its certificate's SANs and its network aliases."""
     return sorted({r.hostname for r in http_routes} | {s.hostname for s in stream_routes if s.hostname})
@@ -118,10 +123,7 @@ class HostProxy(pulumi.ComponentResource):
         super().__init__("dap:index:HostProxy", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         net = docker.Network(f"{name}-net", name=f"{args.prefix}-front", driver="bridge", opts=child)
-        self.routes = [
-            ProxyRoute(f"{name}-{route_resource_name(r)}-route", ProxyRouteArgs(r), opts=child)
-            for r in [*args.http_routes, *args.stream_routes]
-        ]
+        self.routes = declare_routes(name, [*args.http_routes, *args.stream_routes], child)
         names = route_hostnames(args.http_routes, args.stream_routes)
         bundle = args.pki.proxy_bundle(name, names, child)
         self.container = proxy_container(

@@ -11,7 +11,7 @@ import pulumi_docker as docker
 from .config import PlatformConfig
 from .containers import NetworkAttachment
 from .pki import StackPki
-from .proxy import ProxyRoute, ProxyRouteArgs, ProxySpec, proxy_container, route_hostnames, route_resource_name
+from .proxy import ProxySpec, declare_routes, proxy_container, route_hostnames
 from .render.postgres import data_tuning, service_tuning
 from .routes import HttpRoute, StreamRoute
 from .services import gitlab, mlflow, pgadmin, portainer, postgres
@@ -89,10 +89,7 @@ class ServiceHost(pulumi.ComponentResource):
 
         http_routes = [r for s in services for r in s.http_routes] + list(args.extra_http_routes)
         stream_routes = [r for s in services for r in s.stream_routes] + list(args.extra_stream_routes)
-        self.routes = [
-            ProxyRoute(f"{name}-{route_resource_name(r)}-route", ProxyRouteArgs(r), opts=child)
-            for r in [*http_routes, *stream_routes]
-        ]
+        self.routes = declare_routes(name, [*http_routes, *stream_routes], child)
         names = route_hostnames(http_routes, stream_routes)
         bundle = args.pki.proxy_bundle(f"{name}-proxy", names, child)
         htpasswd = {k: v for s in services for k, v in s.htpasswd.items()}

@@ -32,11 +32,9 @@ from .test_e2e import DOMAIN, HTTPS, LOOPBACK, Platform, container_health, e2e_c
 pytestmark = pytest.mark.integration
 
 
-class Outputs(dict):
-    """Platform.refresh() reads .value of each output."""
-
-
 class Value:
+    """What Platform.refresh() reads from each output (.value), as from the Automation API."""
+
     def __init__(self, value):
         self.value = value
 
