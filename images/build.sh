@@ -187,21 +187,19 @@ add_pip_ca() {  # CTX -> copies the host CA bundle (public certificates only) fo
   BUILD_ARGS+=(--build-arg PIP_CERT=host-ca-bundle.crt)
 }
 
+minio_ldflags() {  # CMD_PACKAGE RELEASE_TIME MODULE_VERSION COPYRIGHT_YEAR: version stamps of minio and mc
+  local p=$1 hash=${3##*-}
+  echo "-s -w -X $p.Version=$2 -X $p.ReleaseTag=DEVELOPMENT.$(echo "$2" | tr : -) \
+-X $p.CommitID=$hash -X $p.ShortCommitID=$hash -X $p.CopyrightYear=$4"
+}
+
 prep_minio() {
   local ctx=$1 b
-  b=$(go_build minio "$MINIO_MODULE" "$MINIO_MODVER" . "-s -w \
--X github.com/minio/minio/cmd.Version=$MINIO_RELEASE_TIME \
--X github.com/minio/minio/cmd.ReleaseTag=DEVELOPMENT.$(echo "$MINIO_RELEASE_TIME" | tr : -) \
--X github.com/minio/minio/cmd.CommitID=${MINIO_MODVER##*-} \
--X github.com/minio/minio/cmd.ShortCommitID=${MINIO_MODVER##*-} \
--X github.com/minio/minio/cmd.CopyrightYear=2026" kqueue)
+  b=$(go_build minio "$MINIO_MODULE" "$MINIO_MODVER" . \
+    "$(minio_ldflags github.com/minio/minio/cmd "$MINIO_RELEASE_TIME" "$MINIO_MODVER" 2026)" kqueue)
   mkdir -p "$ctx/bin"; cp "$b" "$ctx/bin/minio"
-  b=$(go_build mc "$MC_MODULE" "$MC_MODVER" . "-s -w \
--X github.com/minio/mc/cmd.Version=$MC_RELEASE_TIME \
--X github.com/minio/mc/cmd.ReleaseTag=DEVELOPMENT.$(echo "$MC_RELEASE_TIME" | tr : -) \
--X github.com/minio/mc/cmd.CommitID=${MC_MODVER##*-} \
--X github.com/minio/mc/cmd.ShortCommitID=${MC_MODVER##*-} \
--X github.com/minio/mc/cmd.CopyrightYear=2025" kqueue)
+  b=$(go_build mc "$MC_MODULE" "$MC_MODVER" . \
+    "$(minio_ldflags github.com/minio/mc/cmd "$MC_RELEASE_TIME" "$MC_MODVER" 2025)" kqueue)
   cp "$b" "$ctx/bin/mc"
   BUILD_ARGS+=(--build-arg "MINIO_VERSION=$MINIO_MODVER" --build-arg "MC_VERSION=$MC_MODVER")
 }

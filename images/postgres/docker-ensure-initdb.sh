@@ -7,17 +7,7 @@ docker_setup_env
 docker_create_db_directories
 if [ "$(id -u)" = '0' ]; then exec gosu postgres "$BASH_SOURCE" "$@"; fi
 if [ -z "$DATABASE_ALREADY_EXISTS" ]; then
-    docker_verify_minimum_env
-    docker_error_old_databases
-    ls /docker-entrypoint-initdb.d/ > /dev/null
-    docker_init_database_dir
-    pg_setup_hba_conf "$@"
-    export PGPASSWORD="${PGPASSWORD:-$POSTGRES_PASSWORD}"
-    docker_temp_server_start "$@"
-    docker_setup_db
-    docker_process_init_files /docker-entrypoint-initdb.d/*
-    docker_temp_server_stop
-    unset PGPASSWORD
+    docker_init_empty_database "$@"
 else
     self="$(basename "$0")"
     printf >&2 '%s: note: database already initialized in %q!\n' "$self" "$PGDATA"
