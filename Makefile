@@ -4,7 +4,7 @@ PY := venv/bin/python
 STACK ?= dev
 APT_PACKAGES := docker.io nginx-light libnginx-mod-stream openssl debootstrap openssh-client curl ca-certificates
 
-.PHONY: help setup venv engine toolchain toolchain-best-effort images up preview destroy outputs test unit integration bench
+.PHONY: help setup venv engine toolchain images up preview destroy outputs test unit integration bench
 
 help:
 	@echo "make up        set everything up and bring the $(STACK) stack up on the local Docker engine"
@@ -13,7 +13,7 @@ help:
 	@echo "make preview | destroy | outputs   the same for pulumi preview / destroy / stack output --show-secrets"
 	@echo "make toolchain build or reuse the offline Pulumi CLI and plugins (cached under ~/.cache/dap)"
 	@echo "make images    build or reuse the offline image set (cached in the Docker engine)"
-	@echo "make bench     measure up/preview/scale/destroy and mock evaluation times"
+	@echo "make bench     mock evaluation times; with the toolchain built, also up/preview/scale/destroy of the ci stack"
 
 setup: venv
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -33,19 +33,16 @@ engine:
 toolchain:
 	toolchain/build.sh
 
-# For the tests: build what can be built; integration tests skip (with the reason) when the CLI cannot run.
-toolchain-best-effort:
-	toolchain/build.sh || echo "make: toolchain incomplete (see toolchain/README.md); tests that need the Pulumi CLI will be skipped"
-
 images: engine
 	images/build.sh
 
-up: setup engine toolchain-best-effort images
+up: setup engine toolchain images
 	scripts/pulumi stack select --create $(STACK)
 	scripts/pulumi up --stack $(STACK) --yes --skip-preview
-	@echo "URLs: scripts/pulumi stack output urls --stack $(STACK); credentials: make outputs"
+	@scripts/pulumi stack output urls --stack $(STACK) --json
+	@echo "credentials: make outputs; CA certificate: scripts/pulumi stack output caCertificate --stack $(STACK)"
 
-preview: setup engine toolchain-best-effort
+preview: setup engine toolchain
 	scripts/pulumi preview --stack $(STACK) --diff
 
 destroy: toolchain
@@ -57,11 +54,11 @@ outputs: toolchain
 unit: venv
 	$(PY) -m pytest -m "not integration" -q
 
-test: setup engine toolchain-best-effort images
+test: setup engine toolchain images
 	DAP_REQUIRE_TOOLS=1 $(PY) -m pytest -q
 
-integration: setup engine toolchain-best-effort images
+integration: setup engine toolchain images
 	DAP_REQUIRE_TOOLS=1 $(PY) -m pytest -m integration -q
 
-bench: setup engine toolchain images
+bench: setup engine images
 	$(PY) scripts/bench.py

@@ -12,6 +12,7 @@ import pulumi
 import pulumi_docker as docker
 
 LOG_OPTS = {"max-size": "10m", "max-file": "3"}
+HEALTH_TIMEOUT = 10  # seconds
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS_DIR = REPO_ROOT / "environments"
 
@@ -49,8 +50,10 @@ class ContainerSpec:
     cpus: Optional[float] = None
     shm_size_mb: Optional[int] = None
     user: Optional[str] = None
-    health_interval: str = "15s"
-    health_start_period: str = "60s"
+    # Seconds. Docker reports durations back as Go duration strings ("1m0s"); go_duration() declares
+    # them that way so a refresh finds no drift. No start_interval: it needs Engine API 1.44.
+    health_interval: int = 5
+    health_start_period: int = 60
     health_retries: int = 5
     wait_timeout: int = 300
     gpus: Optional[str] = None
@@ -58,6 +61,27 @@ class ContainerSpec:
     # None keeps Docker's default capability set (images that need it: GitLab Omnibus, sshd, runners);
     # a list drops every capability but these.
     capabilities: Optional[Sequence[str]] = None
+
+
+def go_duration(seconds: int) -> str:
+    """Seconds as Go's time.Duration.String() prints them, which is how Docker reports durations."""
+    if seconds <= 0:
+        return "0s"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+def capability_args(keep: Optional[Sequence[str]]) -> Optional[docker.ContainerCapabilitiesArgs]:
+    """Drop every capability but ``keep``, spelled as the engine reports them (CAP_CHOWN, not chown)."""
+    if keep is None:
+        return None
+    adds = sorted({c.upper() if c.upper().startswith("CAP_") else f"CAP_{c.upper()}" for c in keep})
+    return docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=adds)
 
 
 def make_container(
@@ -75,10 +99,9 @@ def make_container(
         user=spec.user,
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=list(spec.healthcheck),
-            interval=spec.health_interval,
-            timeout="10s",
-            start_period=spec.health_start_period,
-            start_interval="2s",
+            interval=go_duration(spec.health_interval),
+            timeout=go_duration(HEALTH_TIMEOUT),
+            start_period=go_duration(spec.health_start_period),
             retries=spec.health_retries,
         ),
         wait=True,
@@ -100,13 +123,14 @@ def make_container(
         or None,
         hosts=[docker.ContainerHostArgs(host=h, ip=ip) for h, ip in spec.hosts] or None,
         memory=spec.memory_mb,
+        # No swap beyond the limit. Left unset, the engine reports twice the limit and every preview
+        # would plan an update.
+        memory_swap=spec.memory_mb,
         cpus=str(spec.cpus) if spec.cpus is not None else None,
         shm_size=spec.shm_size_mb,
         gpus=spec.gpus,
         security_opts=["no-new-privileges:true"],
-        capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=sorted(spec.capabilities))
-        if spec.capabilities is not None
-        else None,
+        capabilities=capability_args(spec.capabilities),
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
     )
 

@@ -13,7 +13,7 @@ from .config import DevEnvironmentConfig, PlatformConfig
 from .ports import dev_ssh_port
 from .containers import ContainerSpec, NetworkAttachment, Upload, environment_image, make_container
 from .render.credentials import render_mlflow_credentials
-from .routes import HttpRoute, StreamRoute
+from .routes import HttpRoute, StreamRoute, public_url
 from .services.base import SECRETS_DIR
 
 USER = "dev"
@@ -85,7 +85,7 @@ class DevEnvironment(pulumi.ComponentResource):
         mlflow_credentials = args.mlflow_password.apply(lambda pw: render_mlflow_credentials("mlflow", pw))
 
         image = environment_image(f"{name}-image", env.image, cfg.images.python_base, cfg.images.dev_python, child)
-        mlflow_url = f"https://mlflow.{cfg.domain}"
+        mlflow_url = public_url(f"mlflow.{cfg.domain}", cfg.service_host.https_port)
         self.container = make_container(
             f"{name}-container",
             f"{args.prefix}-{alias(env)}",
@@ -117,7 +117,7 @@ class DevEnvironment(pulumi.ComponentResource):
         )
         port = ssh_port(env.name)
         self.ssh_command = pulumi.Output.from_input(f"ssh -p {port} {USER}@{args.ssh_host}")
-        self.jupyter_url = f"https://{jupyter_hostname(env, cfg.domain)}" if env.jupyter else None
+        self.jupyter_url = public_url(jupyter_hostname(env, cfg.domain), cfg.service_host.https_port) if env.jupyter else None
         self.host_public_key = host_key.public_key_openssh
         self.register_outputs(
             {

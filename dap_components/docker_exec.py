@@ -16,6 +16,7 @@ def docker_exec(
     docker_host: str,
     container: pulumi.Input[str],
     script: str,
+    user: Optional[str] = None,
     stdin: Optional[pulumi.Input[str]] = None,
     delete_script: Optional[str] = None,
     delete_reads_created_output: bool = False,
@@ -23,12 +24,13 @@ def docker_exec(
     secret_stdout: bool = False,
     opts: pulumi.ResourceOptions,
 ) -> command.local.Command:
-    """Run ``script`` with /bin/sh inside ``container`` on ``docker_host``; ``delete_script`` runs on delete,
+    """Run ``script`` with /bin/sh inside ``container`` on ``docker_host`` (as ``user`` if given); ``delete_script`` runs on delete,
     reading stdin and, with ``delete_reads_created_output``, the create step's output as a last line."""
 
     def wrap(body: str, with_created_output: bool = False) -> pulumi.Output[str]:
         def cmd(name: str) -> str:
-            run = f"docker exec -i {shlex.quote(name)} /bin/sh -c {shlex.quote(body)}"
+            as_user = f"-u {shlex.quote(user)} " if user else ""
+            run = f"docker exec -i {as_user}{shlex.quote(name)} /bin/sh -c {shlex.quote(body)}"
             if with_created_output:
                 # stdin, then the create step's output as one more line (pulumi-command sets
                 # PULUMI_COMMAND_STDOUT on delete); both stay off every command line.
@@ -47,4 +49,26 @@ def docker_exec(
         triggers=list(triggers) if triggers else None,
         logging=command.local.Logging.NONE if secret_stdout else command.local.Logging.STDOUT_AND_STDERR,
         opts=pulumi.ResourceOptions.merge(opts, extra) if extra else opts,
+    )
+
+
+def docker_host_script(
+    resource_name: str,
+    *,
+    docker_host: str,
+    script: pulumi.Input[str],
+    stdin: Optional[pulumi.Input[str]] = None,
+    triggers: Optional[Sequence[pulumi.Input[object]]] = None,
+    opts: pulumi.ResourceOptions,
+) -> command.local.Command:
+    """Run ``script`` with /bin/sh where Pulumi runs, its `docker` commands aimed at ``docker_host``: for steps
+    around containers that have no shell of their own. Secrets travel on stdin; the output is not logged."""
+    return command.local.Command(
+        resource_name,
+        create=script,
+        stdin=stdin,
+        environment={"DOCKER_HOST": docker_host},
+        triggers=list(triggers) if triggers else None,
+        logging=command.local.Logging.NONE,
+        opts=opts,
     )

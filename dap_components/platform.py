@@ -103,7 +103,7 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
         )
 
     gitlab = GitLabHandle(
-        url=f"https://gitlab.{cfg.domain}",
+        url=service.urls["gitlab"],
         docker_host=cfg.service_host.docker_host,
         container=service.gitlab.container.name,
         admin_token=service.gitlab.admin_token.result,

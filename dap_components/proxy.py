@@ -89,7 +89,7 @@ def proxy_container(name: str, spec: ProxySpec, opts: pulumi.ResourceOptions):
             role="proxy",
             image=image.image_id,
             healthcheck=["CMD-SHELL", "kill -0 $(cat /var/run/nginx.pid)"],
-            health_start_period="10s",
+            health_start_period=10,
             networks=spec.networks,
             command=["nginx", "-g", "daemon off;"],
             uploads=uploads,

@@ -6,6 +6,11 @@ from dataclasses import dataclass
 from typing import Optional
 
 
+def public_url(hostname: str, https_port: int) -> str:
+    """The one way a public URL is spelled: https://<hostname>, with the port unless it is 443."""
+    return f"https://{hostname}" + ("" if https_port == 443 else f":{https_port}")
+
+
 @dataclass(frozen=True)
 class HttpRoute:
     """One HTTPS virtual host: https://<hostname> -> http://<upstream_host>:<upstream_port>."""

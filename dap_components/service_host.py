@@ -68,18 +68,18 @@ class ServiceHost(pulumi.ComponentResource):
         )
 
         mlflow_db_password = ctx.password("postgres-service", "mlflow-password")
-        pg_service, _ = postgres.declare(
+        pg_service = postgres.declare(
             ctx, "postgres-service", service_tuning(), {"mlflow": mlflow_db_password}, memory_mb=cfg.memory_mb.postgres_service
         )
         tuning = data_tuning(cfg.postgres_data.memory_mb, cfg.postgres_data.max_connections)
-        pg_data, _ = postgres.declare(ctx, "postgres-data", tuning, {}, memory_mb=cfg.postgres_data.memory_mb)
+        pg_data = postgres.declare(ctx, "postgres-data", tuning, {}, memory_mb=cfg.postgres_data.memory_mb)
         store = MinioStore(ctx)
         bucket = store.bucket_with_key(mlflow.BUCKET)
         services: list[ServiceResult] = [
             pg_service,
             pg_data,
             store.service,
-            mlflow.declare(ctx, mlflow_db_password, store.endpoint, bucket),
+            mlflow.declare(ctx, mlflow_db_password, pg_service.ready, store.endpoint, bucket),
             pgadmin.declare(ctx),
         ]
         self.gitlab = gitlab.GitLab(ctx)

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Benchmark: program evaluation under mocks for runnerCount 1, 10 and 50, and, where the Pulumi
-toolchain runs, cold `up` (images present), no-op `up`, `preview`, +1 runner and `destroy`.
+"""Benchmark: program evaluation under mocks for runnerCount 1, 10 and 50 (no toolchain or engine needed), and,
+where the Pulumi toolchain runs, the ci stack on the local engine: cold `up` (images present), no-op `up`,
+`preview`, +1 runner, -1 runner and `destroy`, each with min/median/max over --repeat rounds.
 
-    venv/bin/python scripts/bench.py [--repeat N]
+    venv/bin/python scripts/bench.py [--repeat N]     (make bench)
 
 Prints a Markdown table (paste it into the README)."""
 
@@ -57,48 +58,77 @@ def toolchain_ready() -> bool:
     return subprocess.run([str(ROOT / "scripts" / "pulumi"), "version"], capture_output=True).returncode == 0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    print(f"machine: {machine()}\n")
-    print("| measurement | resources | median | min | max |")
-    print("|---|---|---|---|---|")
-    for n in (1, 10, 50):
-        evaluate(n)  # warm imports and caches
-        runs = [evaluate(n) for _ in range(args.repeat)]
-        times = [t for t, _ in runs]
-        print(f"| program evaluation under mocks, runnerCount={n} | {runs[0][1]} | {statistics.median(times):.2f} s | {min(times):.2f} s | {max(times):.2f} s |")
-    if not toolchain_ready():
-        print("| cold up / no-op up / preview / +1 runner / destroy | - | not measurable here: the Pulumi toolchain is incomplete (toolchain/README.md) | | |")
-        return
-    from tests.integration.conftest import copy_project, make_stack, toolchain_env  # noqa: E402
-    from tests.integration.test_e2e import e2e_config  # noqa: E402
+def row(label: str, times: list[float], resources: str = "") -> None:
+    print(f"| {label} | {resources} | {statistics.median(times):.2f} s | {min(times):.2f} s | {max(times):.2f} s | {len(times)} |")
 
+
+def bench_deployment(repeat: int) -> None:
+    """The ci stack (offline images) on the local engine: each round is cold up, no-op up, preview, +1 runner,
+    destroy, then its retained volumes removed so the next cold up starts from nothing."""
     import tempfile
     import uuid
 
+    from tests.integration.client import docker
+    from tests.integration.conftest import ci_config, copy_project, make_stack, toolchain_env, write_stack_config
+
     env = toolchain_env()
+    figures: dict[str, list[float]] = {k: [] for k in ("cold", "noop", "preview", "add", "remove", "destroy")}
+    counts: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as backend, tempfile.TemporaryDirectory() as work:
         env["PULUMI_BACKEND_URL"] = f"file://{backend}"
         env["PULUMI_CONFIG_PASSPHRASE"] = uuid.uuid4().hex
-        stack = make_stack(copy_project(Path(work)), env, e2e_config(1), prefix="bench")
+        project = copy_project(Path(work))
+        stack = make_stack(project, env, ci_config(), prefix="bench")
+        prefix = f"dap-{stack.name}"
+
+        def timed(key, fn):
+            start = time.perf_counter()
+            result = fn()
+            figures[key].append(time.perf_counter() - start)
+            return result
+
         try:
-            def timed(label, fn):
-                start = time.perf_counter()
-                fn()
-                print(f"| {label} | | {time.perf_counter() - start:.1f} s | | |")
-
-            timed("cold `up` (images present)", stack.up)
-            timed("no-op `up`", stack.up)
-            timed("`preview`", stack.preview)
-            from pulumi import automation as auto
-
-            stack.set_config("data-analysis-platform:runnerCount", auto.ConfigValue("2"))
-            timed("`up` +1 runner", stack.up)
-            timed("`destroy`", stack.destroy)
+            for _ in range(repeat):
+                write_stack_config(project, stack.name, ci_config())
+                up = timed("cold", stack.up)
+                counts["cold"] = str(up.summary.resource_changes.get("create", ""))
+                noop = timed("noop", stack.up)
+                assert set(noop.summary.resource_changes) == {"same"}, noop.summary.resource_changes
+                timed("preview", stack.preview)
+                write_stack_config(project, stack.name, {**ci_config(), "runnerCount": 2})
+                add = timed("add", stack.up)
+                counts["add"] = str(add.summary.resource_changes.get("create", ""))
+                write_stack_config(project, stack.name, ci_config())
+                timed("remove", stack.up)
+                timed("destroy", stack.destroy)
+                vols = docker("volume", "ls", "-q", "--filter", f"name=^{prefix}-").split()
+                if vols:
+                    docker("volume", "rm", *vols)
         finally:
             stack.workspace.remove_stack(stack.name, force=True)
+    row("cold `up` of the ci stack (images present, no volumes)", figures["cold"], counts.get("cold", ""))
+    row("no-op `up` (0 changes)", figures["noop"])
+    row("`preview` (0 changes)", figures["preview"])
+    row("`up` runnerCount 1 -> 2", figures["add"], counts.get("add", ""))
+    row("`up` runnerCount 2 -> 1", figures["remove"])
+    row("`destroy` (volumes kept)", figures["destroy"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    print(f"machine: {machine()}\n")
+    print("| measurement | resources | median | min | max | runs |")
+    print("|---|---|---|---|---|---|")
+    for n in (1, 10, 50):
+        evaluate(n)  # warm imports and caches
+        runs = [evaluate(n) for _ in range(max(args.repeat, 5))]
+        row(f"program evaluation under mocks, runnerCount={n}", [t for t, _ in runs], str(runs[0][1]))
+    if not toolchain_ready():
+        print("| deployment figures | | not measured: no Pulumi toolchain here (make toolchain) | | | |")
+        return
+    bench_deployment(args.repeat)
 
 
 if __name__ == "__main__":

@@ -57,11 +57,17 @@ def _h(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
+def wire_secret(value: Any) -> dict[str, Any]:
+    """A secret output as the engine returns it on the wire (the SDK's mock monitor drops the secrecy of
+    Output.secret values in some versions; this form is kept by every version)."""
+    return {SECRET_SIG: SECRET_VAL, "value": value}
+
+
 class PlatformMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         typ, name, inputs = args.typ, args.name, dict(args.inputs)
         out: dict[str, Any] = dict(inputs)
-        secret = pulumi.Output.secret
+        secret = wire_secret
         if typ == "random:index/randomPassword:RandomPassword":
             value = f"{SECRET_MARK}-{_h(name)[:16]}"
             out["result"] = secret(value)

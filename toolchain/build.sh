@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the offline Pulumi toolchain (CLI, Python language host, resource plugins) from Go modules only,
-# as the Go toolchain fetches them from the Go module proxy. Outputs are cached outside the checkout:
+# Build the offline Pulumi toolchain: the CLI (Go module proxy), the Python language host and the docker,
+# command, tls and random plugins (source bundles in ../shared/upstream-src + the proxy). Outputs are cached
+# outside the checkout, keyed by the versions:
 #
 #   ${DAP_CACHE_DIR:-$HOME/.cache/dap}/toolchain/<TOOLCHAIN_KEY>/bin          binaries
 #   ${DAP_CACHE_DIR:-$HOME/.cache/dap}/toolchain/<TOOLCHAIN_KEY>/pulumi-home  PULUMI_HOME with the plugins
@@ -9,6 +10,7 @@
 # Usage: toolchain/build.sh [--force] [COMPONENT...]
 #   COMPONENT: pulumi language-python command random tls docker (default: all)
 #   --force    rebuild even if a cached binary answers the right version
+# Env: DAP_UPSTREAM_SRC  the source bundles (default: <repo>/../shared/upstream-src); SHA256SUMS is checked.
 # Exit status: 0 when every requested component is built and registered, 1 otherwise.
 # Versions come from toolchain/versions.env. See toolchain/README.md.
 set -euo pipefail
@@ -16,6 +18,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 . "$HERE/versions.env"
+UPSTREAM_SRC="${DAP_UPSTREAM_SRC:-$HERE/../../shared/upstream-src}"
 
 CACHE_ROOT="${DAP_CACHE_DIR:-$HOME/.cache/dap}"
 TC="$CACHE_ROOT/toolchain/$TOOLCHAIN_KEY"
@@ -56,6 +59,10 @@ log "toolchain:  $TC"
 log "GOMODCACHE: $GOMODCACHE"
 log "GOCACHE:    $GOCACHE"
 log "$(go version)"
+[ -f "$UPSTREAM_SRC/SHA256SUMS" ] || { log "no source bundles at $UPSTREAM_SRC (set DAP_UPSTREAM_SRC)"; exit 1; }
+UPSTREAM_SRC="$(cd "$UPSTREAM_SRC" && pwd)"
+(cd "$UPSTREAM_SRC" && sha256sum -c --quiet SHA256SUMS) || { log "checksum mismatch in $UPSTREAM_SRC/SHA256SUMS"; exit 1; }
+log "sources:    $UPSTREAM_SRC (SHA256SUMS ok)"
 
 # ---------------------------------------------------------------------------------------------------------
 # helpers
@@ -142,47 +149,60 @@ build_pulumi() {
   install_bin "$WORK/out/pulumi" pulumi
 }
 
-# Python language host: its own (untagged) module, whose go.mod replaces pkg/v3 => ../../../../pkg and
-# sdk/v3 => ../../.. ; placed at sdk/python/cmd/pulumi-language-python inside the same pkg/sdk layout.
-LANGHOST_MODULE=github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3
-LANGHOST_STAMP="$PULUMI_VERSION $LANGHOST_MODULE@$PULUMI_LANGUAGE_PYTHON_MODULE_VERSION r$TOOLCHAIN_RECIPE_REV"
+# The language host and the four providers come from the source bundles in $UPSTREAM_SRC (the modules the
+# Go module proxy refuses, exported at exact release refs; see its README). Every other dependency comes from
+# the proxy (-mod=mod: the release go.sum files plus the checksum database). The bundles are build inputs
+# only: they are unpacked into .work/ and never copied into the checkout.
+bundle() { # NAME BUNDLE: unpack $UPSTREAM_SRC/BUNDLE.tar.gz into $WORK/NAME
+  rm -rf "${WORK:?}/$1" && mkdir -p "$WORK/$1" && tar -xzf "$UPSTREAM_SRC/$2.tar.gz" -C "$WORK/$1"
+}
+bundle_sum() { sed -n "s/^\([0-9a-f]*\)  $1.tar.gz\$/\1/p" "$UPSTREAM_SRC/SHA256SUMS" | cut -c1-16; }
+# pulumi-terraform-bridge imports pulumi-yaml and pulumi-language-dotnet at versions the proxy refuses.
+bridge_replaces() {
+  [ -d "$WORK/bridge" ] || bundle bridge pulumi-bridge-imports
+  go mod edit -replace github.com/pulumi/pulumi-yaml="$WORK/bridge/pulumi-yaml" \
+    -replace github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3="$WORK/bridge/pulumi-language-dotnet"
+}
+
+LANGHOST_BUNDLE="pulumi-language-python-$PULUMI_VERSION"
+LANGHOST_STAMP() { echo "$PULUMI_VERSION $LANGHOST_BUNDLE $(bundle_sum "$LANGHOST_BUNDLE") r$TOOLCHAIN_RECIPE_REV"; }
 check_language_python() {
   [ -x "$BIN/pulumi-language-python" ] && [ -f "$BIN/pulumi-language-python-exec" ] &&
     [ "$("$BIN/pulumi-language-python" -version 2>/dev/null)" = "v$PULUMI_VERSION" ] &&
-    stamp_ok language-python "$LANGHOST_STAMP"
+    stamp_ok language-python "$(LANGHOST_STAMP)"
 }
 build_language_python() {
-  local lh sdk
-  # Fetch the host module first: it is the piece most likely to be refused by the proxy.
-  lh="$(moddir "$LANGHOST_MODULE@$PULUMI_LANGUAGE_PYTHON_MODULE_VERSION")" || return 1
-  pulumi_src || return 1
-  sdk="$WORK/pulumi/sdk"
-  fresh_copy "$lh" "$sdk/python/cmd/pulumi-language-python" || return 1
-  ( cd "$sdk/python/cmd/pulumi-language-python" &&
-    "${GOBUILD[@]}" -tags osusergo,grpcnotrace \
+  bundle lh "$LANGHOST_BUNDLE" || return 1
+  # Its go.mod replaces pkg/v3 and sdk/v3 with the monorepo's folders: use the served modules instead.
+  ( cd "$WORK/lh/pulumi-language-python" &&
+    go mod edit -dropreplace github.com/pulumi/pulumi/pkg/v3 -dropreplace github.com/pulumi/pulumi/sdk/v3 \
+      -require "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" \
+      -require "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" &&
+    go build -trimpath -mod=mod -tags osusergo,grpcnotrace \
       -ldflags "-s -w -X $PULUMI_LDFLAG_VAR=v$PULUMI_VERSION" -o "$WORK/out/pulumi-language-python" . ) || return 1
   [ "$("$WORK/out/pulumi-language-python" -version)" = "v$PULUMI_VERSION" ] || return 1
-  # The host runs `python <dir of host>/pulumi-language-python-exec`; the script ships in the sdk/v3 module.
-  install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$WORK/out/pulumi-language-python-exec" || return 1
+  # The host runs `python <its own dir>/pulumi-language-python-exec`.
+  install -m 0755 "$WORK/lh/pulumi-language-python-exec" "$WORK/out/pulumi-language-python-exec" || return 1
   install_bin "$WORK/out/pulumi-language-python-exec" pulumi-language-python-exec || return 1
   install_bin "$WORK/out/pulumi-language-python" pulumi-language-python || return 1
-  write_stamp language-python "$LANGHOST_STAMP"
+  write_stamp language-python "$(LANGHOST_STAMP)"
 }
 
 # Resource providers. At build time the staged binary must answer its version: `pulumi package get-schema`
 # runs it and the schema's "version" must equal the wanted one. Warm runs check, without running it, that
 # the cached binary is the provider's main package (go version -m), carries the stamp written after that
-# check, and is the copy registered in pulumi-home. (-trimpath drops -ldflags from the build info.)
-provider_ok() { # NAME VERSION MODULE MODVER
+# check (version + bundle checksum + recipe), and is the copy registered in pulumi-home.
+provider_stamp() { echo "$2 pulumi-$1-$2 $(bundle_sum "pulumi-$1-$2") r$TOOLCHAIN_RECIPE_REV"; }
+provider_ok() { # NAME VERSION MODULE
   local b="$BIN/pulumi-resource-$1" info
   [ -x "$b" ] || return 1
   info="$(go version -m "$b" 2>/dev/null)" || return 1
   grep -q "^[[:space:]]*path[[:space:]]*$3/cmd/pulumi-resource-$1[[:space:]]*$" <<<"$info" || return 1
-  stamp_ok "resource-$1" "$2 $3@$4 r$TOOLCHAIN_RECIPE_REV" || return 1
+  stamp_ok "resource-$1" "$(provider_stamp "$1" "$2")" || return 1
   [ -x "$PHOME/plugins/resource-$1-v$2/pulumi-resource-$1" ] && [ ! -e "$PHOME/plugins/resource-$1-v$2.partial" ] &&
     cmp -s "$b" "$PHOME/plugins/resource-$1-v$2/pulumi-resource-$1"
 }
-provider_finish() { # NAME VERSION MODULE MODVER  (binary staged at $WORK/out/pulumi-resource-NAME)
+provider_finish() { # NAME VERSION  (binary staged at $WORK/out/pulumi-resource-NAME)
   local got
   got="$(PULUMI_HOME="$WORK/pulumi-home-check" PULUMI_SKIP_UPDATE_CHECK=true \
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_DISABLE_REGISTRY_RESOLVE=true \
@@ -193,7 +213,7 @@ provider_finish() { # NAME VERSION MODULE MODVER  (binary staged at $WORK/out/pu
   fi
   install_bin "$WORK/out/pulumi-resource-$1" "pulumi-resource-$1" || return 1
   register_plugin "$1" "$2" || { log "registering $1 $2 failed"; return 1; }
-  write_stamp "resource-$1" "$2 $3@$4 r$TOOLCHAIN_RECIPE_REV"
+  write_stamp "resource-$1" "$(provider_stamp "$1" "$2")"
 }
 # schema-embed.json is gitignored upstream (made by `VERSION=x go generate`): schema.json with "version" set.
 schema_embed() { # CMD_DIR VERSION
@@ -207,101 +227,54 @@ with open(dst, "w") as f:
     json.dump(d, f)
 ' "$1/schema.json" "$1/schema-embed.json" "$2"
 }
-# go_require_version GO_MOD_FILE MODULE -> the version that go.mod requires
-go_require_version() {
-  go mod edit -json "$1" | python3 -c '
-import json, sys
-m = sys.argv[1]
-for r in json.load(sys.stdin).get("Require") or []:
-    if r["Path"] == m:
-        print(r["Version"])
-        break
-else:
-    sys.exit("no require of " + m)
-' "$2"
-}
-
-# pulumi-command: plain Go provider (pulumi-go-provider), no replaces, no generated files.
-CMD_MODULE=github.com/pulumi/pulumi-command/provider
-CMD_VERVAR=github.com/pulumi/pulumi-command/provider/pkg/version.Version
-check_command() { provider_ok command "$COMMAND_PROVIDER_VERSION" "$CMD_MODULE" "$COMMAND_PROVIDER_MODULE_VERSION"; }
-build_command() {
-  local src
-  src="$(moddir "$CMD_MODULE@$COMMAND_PROVIDER_MODULE_VERSION")" || return 1
-  fresh_copy "$src" "$WORK/command/provider" || return 1
-  ( cd "$WORK/command/provider" &&
-    "${GOBUILD[@]}" -ldflags "-s -w -X $CMD_VERVAR=$COMMAND_PROVIDER_VERSION" \
-      -o "$WORK/out/pulumi-resource-command" ./cmd/pulumi-resource-command ) || return 1
-  provider_finish command "$COMMAND_PROVIDER_VERSION" "$CMD_MODULE" "$COMMAND_PROVIDER_MODULE_VERSION"
-}
-
-# random / tls: bridged Terraform plugin-framework providers. provider/go.mod has `replace <shim> => ./shim`;
-# shim/ is a nested module (not in the provider zip), so it is written here: ~10 lines exposing the
-# upstream's internal provider constructor (allowed because the shim's path lies under the upstream path).
-build_tf_framework_provider() { # NAME VERSION MODULE MODVER VERSIONVAR UPSTREAM SHIMPATH
-  local name="$1" ver="$2" mod="$3" modver="$4" vervar="$5" up="$6" shimpath="$7" src d upver fwver
-  src="$(moddir "$mod@$modver")" || return 1
-  d="$WORK/$name/provider"
-  fresh_copy "$src" "$d" || return 1
-  upver="$(go_require_version "$d/go.mod" "$up")" || return 1
-  fwver="$(go_require_version "$d/go.mod" github.com/hashicorp/terraform-plugin-framework)" || return 1
-  mkdir -p "$d/shim"
-  printf '%s\n' "module $shimpath" "" "go 1.25.8" "" "require (" \
-    "	github.com/hashicorp/terraform-plugin-framework $fwver" "	$up $upver" ")" >"$d/shim/go.mod"
-  printf '%s\n' \
-    "// Package shim exposes the upstream provider's internal constructor to the Pulumi bridge." \
-    "package shim" "" "import (" \
-    "	tfpf \"github.com/hashicorp/terraform-plugin-framework/provider\"" \
-    "	upstream \"$up/internal/provider\"" ")" "" \
-    "func NewProvider() tfpf.Provider { return upstream.New() }" >"$d/shim/shim.go"
-  schema_embed "$d/cmd/pulumi-resource-$name" "$ver" || return 1
-  ( cd "$d" &&
-    "${GOBUILD[@]}" -ldflags "-s -w -X $vervar=$ver" \
+# provider_build NAME VERSION MODULE [go build flags...]: in $WORK/NAME/provider
+provider_build() {
+  local name="$1" ver="$2" mod="$3"; shift 3
+  ( cd "$WORK/$name/provider" &&
+    go build -trimpath -mod=mod "$@" -ldflags "-s -w -X $mod/pkg/version.Version=$ver" \
       -o "$WORK/out/pulumi-resource-$name" "./cmd/pulumi-resource-$name" ) || return 1
-  provider_finish "$name" "$ver" "$mod" "$modver"
+  provider_finish "$name" "$ver"
+}
+
+CMD_MODULE=github.com/pulumi/pulumi-command/provider
+check_command() { provider_ok command "$COMMAND_PROVIDER_VERSION" "$CMD_MODULE"; }
+build_command() {
+  bundle command "pulumi-command-$COMMAND_PROVIDER_VERSION" || return 1
+  provider_build command "$COMMAND_PROVIDER_VERSION" "$CMD_MODULE"
 }
 
 RANDOM_MODULE=github.com/pulumi/pulumi-random/provider/v4
-RANDOM_VERVAR=$RANDOM_MODULE/pkg/version.Version
-check_random() { provider_ok random "$RANDOM_PROVIDER_VERSION" "$RANDOM_MODULE" "$RANDOM_PROVIDER_MODULE_VERSION"; }
+check_random() { provider_ok random "$RANDOM_PROVIDER_VERSION" "$RANDOM_MODULE"; }
 build_random() {
-  build_tf_framework_provider random "$RANDOM_PROVIDER_VERSION" "$RANDOM_MODULE" "$RANDOM_PROVIDER_MODULE_VERSION" \
-    "$RANDOM_VERVAR" github.com/terraform-providers/terraform-provider-random \
-    github.com/terraform-providers/terraform-provider-random/shim
+  bundle random "pulumi-random-$RANDOM_PROVIDER_VERSION" || return 1
+  schema_embed "$WORK/random/provider/cmd/pulumi-resource-random" "$RANDOM_PROVIDER_VERSION" || return 1
+  (cd "$WORK/random/provider" && bridge_replaces) || return 1
+  provider_build random "$RANDOM_PROVIDER_VERSION" "$RANDOM_MODULE"
 }
 
 TLS_MODULE=github.com/pulumi/pulumi-tls/provider/v5
-TLS_VERVAR=$TLS_MODULE/pkg/version.Version
-check_tls() { provider_ok tls "$TLS_PROVIDER_VERSION" "$TLS_MODULE" "$TLS_PROVIDER_MODULE_VERSION"; }
+check_tls() { provider_ok tls "$TLS_PROVIDER_VERSION" "$TLS_MODULE"; }
 build_tls() {
-  build_tf_framework_provider tls "$TLS_PROVIDER_VERSION" "$TLS_MODULE" "$TLS_PROVIDER_MODULE_VERSION" \
-    "$TLS_VERVAR" github.com/hashicorp/terraform-provider-tls github.com/hashicorp/terraform-provider-tls/shim
+  bundle tls "pulumi-tls-$TLS_PROVIDER_VERSION" || return 1
+  schema_embed "$WORK/tls/provider/cmd/pulumi-resource-tls" "$TLS_PROVIDER_VERSION" || return 1
+  (cd "$WORK/tls/provider" && bridge_replaces &&
+   go mod edit -replace github.com/hashicorp/terraform-provider-tls="$WORK/tls/upstream") || return 1
+  provider_build tls "$TLS_PROVIDER_VERSION" "$TLS_MODULE"
 }
 
-# docker: provider/go.mod has `replace github.com/terraform-providers/terraform-provider-docker => ../upstream`
-# (a git submodule, in no zip). ../upstream = the kreuzwerker module at the submodule's commit, plus the
-# shim/shim.go that pulumi-docker's patch 0001 adds (provider/resources.go imports <upstream>/shim).
-# Patch 0002 (registry HTTP client TLS config; behaviour only) is not in any module and is not applied.
+# docker: provider/go.mod replaces the Terraform provider with ../upstream (a git submodule upstream; the
+# bundle holds it at the submodule's commit) to which pulumi-docker's patches/ apply. -tags no_compose as the
+# official build.
 DOCKER_MODULE=github.com/pulumi/pulumi-docker/provider/v5
-DOCKER_VERVAR=$DOCKER_MODULE/pkg/version.Version
-check_docker() { provider_ok docker "$DOCKER_PROVIDER_VERSION" "$DOCKER_MODULE" "$DOCKER_PROVIDER_MODULE_VERSION"; }
+check_docker() { provider_ok docker "$DOCKER_PROVIDER_VERSION" "$DOCKER_MODULE"; }
 build_docker() {
-  local src up d="$WORK/docker"
-  src="$(moddir "$DOCKER_MODULE@$DOCKER_PROVIDER_MODULE_VERSION")" || return 1
-  up="$(moddir "$DOCKER_UPSTREAM_MODULE@$DOCKER_UPSTREAM_MODULE_VERSION")" || return 1
-  fresh_copy "$src" "$d/provider" && fresh_copy "$up" "$d/upstream" || return 1
-  mkdir -p "$d/upstream/shim"
-  printf '%s\n' \
-    "// Package shim exposes the upstream provider's internal constructor to the Pulumi bridge." \
-    "package shim" "" "import (" \
-    "	\"github.com/hashicorp/terraform-plugin-sdk/v2/helper/schema\"" \
-    "	\"github.com/terraform-providers/terraform-provider-docker/internal/provider\"" ")" "" \
-    "func NewProvider() *schema.Provider { return provider.New(\"dev\")() }" >"$d/upstream/shim/shim.go"
-  schema_embed "$d/provider/cmd/pulumi-resource-docker" "$DOCKER_PROVIDER_VERSION" || return 1
-  ( cd "$d/provider" &&
-    "${GOBUILD[@]}" -tags no_compose -ldflags "-s -w -X $DOCKER_VERVAR=$DOCKER_PROVIDER_VERSION" \
-      -o "$WORK/out/pulumi-resource-docker" ./cmd/pulumi-resource-docker ) || return 1
-  provider_finish docker "$DOCKER_PROVIDER_VERSION" "$DOCKER_MODULE" "$DOCKER_PROVIDER_MODULE_VERSION"
+  local p
+  bundle docker "pulumi-docker-$DOCKER_PROVIDER_VERSION" || return 1
+  for p in "$WORK"/docker/patches/*.patch; do
+    (cd "$WORK/docker/upstream" && patch -p1 -s <"$p") || { log "patch $p failed"; return 1; }
+  done
+  schema_embed "$WORK/docker/provider/cmd/pulumi-resource-docker" "$DOCKER_PROVIDER_VERSION" || return 1
+  provider_build docker "$DOCKER_PROVIDER_VERSION" "$DOCKER_MODULE" -tags no_compose
 }
 
 # ---------------------------------------------------------------------------------------------------------

@@ -12,10 +12,11 @@ def _rb(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def render_gitlab_rb(domain: str, ssh_port: int, trusted_proxies: Sequence[str]) -> str:
+def render_gitlab_rb(external_url: str, registry_url: str, ssh_port: int, trusted_proxies: Sequence[str]) -> str:
+    """``external_url`` and ``registry_url``: the public URLs (with the proxy's port when it is not 443)."""
     trusted = ", ".join(_rb(c) for c in trusted_proxies)
     return f"""# Rendered by the data-analysis-platform Pulumi program. Do not edit: `pulumi up` replaces it.
-external_url {_rb(f"https://gitlab.{domain}")}
+external_url {_rb(external_url)}
 letsencrypt['enable'] = false
 
 # TLS ends at the platform proxy; the bundled nginx serves plain HTTP on 80 behind it.
@@ -33,8 +34,8 @@ gitlab_rails['gitlab_shell_ssh_port'] = {int(ssh_port)}
 # First start only: the generated root password, handed over as a file.
 gitlab_rails['initial_root_password'] = File.read({_rb(ROOT_PASSWORD_FILE)}).strip
 
-# Container registry behind the proxy at https://registry.{domain} (no port published by this container).
-registry_external_url {_rb(f"https://registry.{domain}")}
+# Container registry behind the proxy (no port published by this container).
+registry_external_url {_rb(registry_url)}
 gitlab_rails['registry_enabled'] = true
 registry_nginx['enable'] = true
 registry_nginx['listen_port'] = {REGISTRY_PORT}

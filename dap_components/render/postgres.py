@@ -161,24 +161,31 @@ def render_start_script(private_files: Sequence[str]) -> str:
     )
 
 
-def render_init_script(databases: Mapping[str, str]) -> str:
-    """First-boot SQL: one owner role (password read from its file by psql, never on a command line) and database each."""
-    blocks = []
-    for db, password_file in sorted(databases.items()):
+def render_reconcile_script(databases: Sequence[str]) -> str:
+    """Runs as the postgres OS user (peer auth over the local socket) after every start of a new container.
+
+    It makes the roles match the password files this deployment uploaded: the superuser's, and one owner
+    role and database per name in ``databases``, created when missing. A data directory kept from an
+    earlier stack (destroy + up, restore, rotation) therefore accepts the credentials the stack outputs
+    now. Passwords are read by psql from the files, never put on a command line.
+    """
+    blocks = [f"\\set pw `cat {PRIVATE_DIR}/postgres_password`\nALTER ROLE postgres PASSWORD :'pw';\n"]
+    for db in sorted(databases):
         if not db.isidentifier() or db.lower() != db:
             raise ValueError(f"database name must be a lowercase identifier: {db!r}")
         blocks.append(
-            f"\\set pw `cat {PRIVATE_DIR}/{password_file}`\n"
-            f"CREATE ROLE {db} LOGIN PASSWORD :'pw';\n"
-            f"CREATE DATABASE {db} OWNER {db};\n"
+            f"SELECT 'CREATE ROLE {db}' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{db}')\\gexec\n"
+            f"\\set pw `cat {PRIVATE_DIR}/{db}_password`\n"
+            f"ALTER ROLE {db} LOGIN PASSWORD :'pw';\n"
+            f"SELECT 'CREATE DATABASE {db} OWNER {db}' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{db}')\\gexec\n"
             f"REVOKE ALL ON DATABASE {db} FROM PUBLIC;\n"
         )
     sql = "".join(blocks)
     return (
-        "#!/bin/sh\n"
-        "# Rendered by the data-analysis-platform Pulumi program; runs once, on an empty data directory.\n"
         "set -eu\n"
-        'psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --no-password --no-psqlrc --dbname postgres <<\'SQL\'\n'
+        "# Rendered by the data-analysis-platform Pulumi program.\n"
+        "psql -X -q -v ON_ERROR_STOP=1 --dbname postgres <<'SQL'\n"
         f"{sql}"
         "SQL\n"
+        "echo credentials reconciled\n"
     )

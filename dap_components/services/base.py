@@ -11,7 +11,7 @@ import pulumi_random as random
 
 from ..config import PlatformConfig
 from ..pki import StackPki
-from ..routes import HttpRoute, StreamRoute
+from ..routes import HttpRoute, StreamRoute, public_url
 
 SECRETS_DIR = "/run/secrets/dap"
 
@@ -34,8 +34,7 @@ class HostContext:
         return f"{label}.{self.cfg.domain}"
 
     def public_url(self, label: str) -> str:
-        port = self.cfg.service_host.https_port
-        return f"https://{self.fqdn(label)}" + ("" if port == 443 else f":{port}")
+        return public_url(self.fqdn(label), self.cfg.service_host.https_port)
 
     def container_name(self, role: str) -> str:
         return f"{self.prefix}-{role}"
@@ -74,6 +73,9 @@ class HostContext:
 @dataclass
 class ServiceResult:
     container: Optional[docker.Container]
+    # What dependents wait for: the container (healthy) or, where a step must run first (credentials
+    # reconciled, bucket made), that step.
+    ready: Optional[pulumi.Resource] = None
     http_routes: list[HttpRoute] = field(default_factory=list)
     stream_routes: list[StreamRoute] = field(default_factory=list)
     urls: dict[str, str] = field(default_factory=dict)

@@ -13,9 +13,13 @@ ALIAS = "gitlab"
 SSH_PORT = 2222
 GITLAB_RB = "/etc/dap/gitlab.rb"
 
-# Runs in `gitlab-rails runner`; the token value arrives on stdin and is never printed.
+# Runs in `gitlab-rails runner` on every new container: the root password is set from the uploaded file
+# (GitLab reads initial_root_password on its first boot only, so retained data would keep an old one), and
+# the admin token value arrives on stdin. Neither is ever printed.
 BOOTSTRAP_RUBY = (
     "t = STDIN.read.strip; u = User.find_by_username('root'); "
+    f"pw = File.read('{ROOT_PASSWORD_FILE}').strip; u.password = pw; u.password_confirmation = pw; "
+    "u.password_automatically_set = false; u.save!; "
     "u.personal_access_tokens.where(name: 'dap-automation').each(&:revoke!); "
     "pat = u.personal_access_tokens.build(name: 'dap-automation', scopes: ['api', 'create_runner', 'manage_runner'], "
     "expires_at: 365.days.from_now); pat.set_token(t); pat.save!; puts 'admin token ready'"
@@ -28,7 +32,7 @@ class GitLab:
         self.root_password = ctx.password("gitlab", "root-password")
         self.admin_token = ctx.password("gitlab", "admin-pat", length=40)
         trusted = ctx.networks["web"].ipam_configs.apply(lambda cfgs: [c.subnet for c in cfgs or [] if c.subnet])
-        gitlab_rb = trusted.apply(lambda cidrs: render_gitlab_rb(ctx.domain, SSH_PORT, cidrs))
+        gitlab_rb = trusted.apply(lambda cidrs: render_gitlab_rb(ctx.public_url("gitlab"), ctx.public_url("registry"), SSH_PORT, cidrs))
         volumes = {p: ctx.volume("gitlab", p) for p in ("config", "logs", "data")}
         image = pinned_image(f"{ctx.name}-gitlab-image", ctx.cfg.images.gitlab, ctx.opts)
         self.container = make_container(
@@ -49,8 +53,8 @@ class GitLab:
                 ],
                 networks=[NetworkAttachment(ctx.network_name("web"), [ALIAS])],
                 healthcheck=["CMD", "/opt/gitlab/bin/gitlab-healthcheck", "--fail", "--max-time", "10"],
-                health_interval="30s",
-                health_start_period="600s",
+                health_interval=10,
+                health_start_period=600,
                 health_retries=10,
                 wait_timeout=1500,
                 shm_size_mb=256,
@@ -77,8 +81,8 @@ class GitLab:
             ],
             stream_routes=[StreamRoute("gitlab-ssh", SSH_PORT, ALIAS, 22, hostname=ctx.fqdn("gitlab"))],
             urls={
-                "gitlab": f"https://{ctx.fqdn('gitlab')}",
-                "registry": f"https://{ctx.fqdn('registry')}",
+                "gitlab": ctx.public_url("gitlab"),
+                "registry": ctx.public_url("registry"),
                 "gitlab-ssh": f"ssh://git@{ctx.fqdn('gitlab')}:{SSH_PORT}",
             },
             credentials={"gitlab-root-username": "root", "gitlab-root-password": self.root_password.result},

@@ -46,7 +46,8 @@ def bucket_policy(bucket: str) -> str:
 
 
 def provision_script(bucket: str) -> str:
-    """Idempotent: reads the new key's id and secret from stdin, root credentials from the container's files."""
+    """Idempotent: reads the key's id and secret from stdin, root credentials from the container's files; removes
+    the bucket's other keys."""
     policy = bucket_policy(bucket)
     return f"""set -eu
 read -r access_key
@@ -59,6 +60,9 @@ mc admin policy create local {bucket}-rw /tmp/dap-policy.json >/dev/null
 rm -f /tmp/dap-policy.json
 mc admin user add local "$access_key" "$secret_key" >/dev/null
 mc admin policy attach local {bucket}-rw --user "$access_key" >/dev/null 2>&1 || true
+# keys of this bucket from earlier deployments (destroy + up, rotation) stop working
+mc admin user list local --json | sed -n 's/.*"accessKey":"\\([^"]*\\)".*"policyName":"{bucket}-rw".*/\\1/p' |
+while read -r old; do [ "$old" = "$access_key" ] || mc admin user remove local "$old" >/dev/null; done
 mc admin user info local "$access_key" | grep -q '{bucket}-rw'
 echo "bucket {bucket} ready"
 """
@@ -82,7 +86,7 @@ class MinioStore:
                 envs=[
                     f"MINIO_ROOT_USER_FILE={SECRETS_DIR}/minio_root_user",
                     f"MINIO_ROOT_PASSWORD_FILE={SECRETS_DIR}/minio_root_password",
-                    f"MINIO_BROWSER_REDIRECT_URL=https://{ctx.fqdn('minio-console')}",
+                    f"MINIO_BROWSER_REDIRECT_URL={ctx.public_url('minio-console')}",
                 ],
                 uploads=[
                     Upload(f"{SECRETS_DIR}/minio_root_user", self.root_user.result, mode="0400"),
@@ -102,7 +106,7 @@ class MinioStore:
                 HttpRoute(ctx.fqdn("s3"), ALIAS, API_PORT, max_body_size="0", buffering=False, timeout_seconds=300, host_header="$http_host"),
                 HttpRoute(ctx.fqdn("minio-console"), ALIAS, CONSOLE_PORT, max_body_size="0", buffering=False, timeout_seconds=300),
             ],
-            urls={"s3": f"https://{ctx.fqdn('s3')}", "minio-console": f"https://{ctx.fqdn('minio-console')}"},
+            urls={"s3": self.endpoint, "minio-console": ctx.public_url("minio-console")},
             credentials={"minio-root-user": self.root_user.result, "minio-root-password": self.root_password.result},
         )
 

@@ -47,8 +47,13 @@ def server_command(domain: str, backend_uri: str, bucket: str) -> list[str]:
 
 
 def declare(
-    ctx: HostContext, db_password: random.RandomPassword, store_endpoint: str, bucket: BucketCredentials
+    ctx: HostContext,
+    db_password: random.RandomPassword,
+    database_ready: pulumi.Resource,
+    store_endpoint: str,
+    bucket: BucketCredentials,
 ) -> ServiceResult:
+    """``database_ready``: the step after which postgres-service accepts ``db_password`` for role mlflow."""
     basic_auth = ctx.password("mlflow", "basic-auth-password")
     image = environment_image(
         f"{ctx.name}-mlflow-image", "mlflow", ctx.cfg.images.python_base, ctx.cfg.images.mlflow, ctx.opts
@@ -89,7 +94,7 @@ def declare(
             memory_mb=ctx.cfg.memory_mb.mlflow,
             capabilities=["CHOWN", "SETGID", "SETUID"],  # the entrypoint installs files for mlflow, then drops to it
         ),
-        pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(depends_on=[bucket.ready])),
+        pulumi.ResourceOptions.merge(ctx.opts, pulumi.ResourceOptions(depends_on=[database_ready, bucket.ready])),
     )
     htpasswd = basic_auth.bcrypt_hash.apply(lambda h: render_htpasswd(USERNAME, h))
     return ServiceResult(
@@ -100,7 +105,7 @@ def declare(
                 basic_auth_file=f"{HTPASSWD_DIR}/{HTPASSWD_FILE}", timeout_seconds=600,
             )
         ],
-        urls={"mlflow": f"https://{ctx.fqdn('mlflow')}"},
+        urls={"mlflow": ctx.public_url("mlflow")},
         credentials={"mlflow-username": USERNAME, "mlflow-password": basic_auth.result},
         htpasswd={HTPASSWD_FILE: htpasswd},
     )

@@ -67,6 +67,6 @@ def declare(ctx: HostContext, enable_psql: bool = False) -> ServiceResult:
     return ServiceResult(
         container=container,
         http_routes=[HttpRoute(ctx.fqdn("pgadmin"), ALIAS, 80)],
-        urls={"pgadmin": f"https://{ctx.fqdn('pgadmin')}"},
+        urls={"pgadmin": ctx.public_url("pgadmin")},
         credentials={"pgadmin-email": email, "pgadmin-password": password.result},
     )

@@ -7,6 +7,7 @@ from typing import Mapping
 import pulumi_random as random
 
 from ..containers import ContainerSpec, NetworkAttachment, Upload, make_container, pinned_image
+from ..docker_exec import docker_exec
 from ..render import postgres as pg
 from ..routes import StreamRoute
 from .base import SECRETS_DIR, HostContext, ServiceResult
@@ -20,7 +21,7 @@ def declare(
     tuning: pg.PostgresTuning,
     databases: Mapping[str, random.RandomPassword],
     memory_mb: int | None = None,
-) -> tuple[ServiceResult, random.RandomPassword]:
+) -> ServiceResult:
     """One PostgreSQL server; ``databases`` maps a database (and its owner role) to the role's password."""
     superuser = ctx.password(role, "superuser-password")
     bundle = ctx.pki.issue(f"{ctx.name}-{role}", [ctx.fqdn(role), role, ctx.container_name(role)], ctx.opts)
@@ -35,9 +36,6 @@ def declare(
     ]
     for db, pw in sorted(databases.items()):
         uploads.append(Upload(f"{SECRETS_DIR}/{db}_password", pw.result, mode="0400"))
-    if databases:
-        init = pg.render_init_script({db: f"{db}_password" for db in databases})
-        uploads.append(Upload("/docker-entrypoint-initdb.d/010-dap-databases.sh", init, mode="0555"))
     data = ctx.volume(role, "data")
     image = pinned_image(f"{ctx.name}-{role}-image", ctx.cfg.images.postgres, ctx.opts)
     container = make_container(
@@ -52,7 +50,8 @@ def declare(
             uploads=uploads,
             volumes=[(data.name, "/var/lib/postgresql/data")],
             networks=[NetworkAttachment(ctx.network_name("db"), [role])],
-            healthcheck=["CMD", "pg_isready", "-U", "postgres", "-d", "postgres"],
+            # over TCP: the image's first-boot server listens on the socket only, and is not the one to use
+            healthcheck=["CMD", "pg_isready", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres"],
             shm_size_mb=pg.shm_size_mb(tuning),
             # root entrypoint: chown/chmod PGDATA and the TLS files, then drop to postgres
             capabilities=["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"],
@@ -60,10 +59,22 @@ def declare(
         ),
         ctx.opts,
     )
+    # Every new container (first boot, destroy + up, a changed password): roles and databases made to
+    # match the uploaded password files, whatever the retained data directory held before.
+    reconcile = docker_exec(
+        f"{ctx.name}-{role}-credentials",
+        docker_host=ctx.docker_host,
+        container=container.name,
+        user="postgres",
+        script=pg.render_reconcile_script(sorted(databases)),
+        triggers=[container.id],
+        opts=ctx.opts,
+    )
     result = ServiceResult(
         container=container,
+        ready=reconcile,
         stream_routes=[StreamRoute(role, PORTS[role], role, 5432, hostname=ctx.fqdn(role))],
         urls={role: f"postgresql://{ctx.fqdn(role)}:{PORTS[role]}/postgres?sslmode=verify-full"},
         credentials={f"{role}-superuser": superuser.result},
     )
-    return result, superuser
+    return result

@@ -1,35 +1,48 @@
-"""The platform deployed for real on the local Docker engine with the offline toolchain and image set,
-then used the way its users use it: through the TLS proxy, with the generated credentials."""
+"""The platform deployed for real: `pulumi up` with the offline toolchain and image set on the local Docker
+engine, then used the way its users use it, through the TLS proxy with the generated credentials, and put
+through what happens to a deployment: a preview right after, a refresh, restarts, scaling, destroy + up.
+
+The tests run in file order against one deployment (module fixture); each later one relies on the state the
+earlier ones left (e.g. the MLflow run written in test_10 is looked for after destroy + up in test_70)."""
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import json
-import socket
+import secrets
 import ssl
 import subprocess
-import urllib.error
-import urllib.request
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 
-from .conftest import make_stack, offline_images
+from .client import (
+    LOOPBACK,
+    PlatformClient,
+    containers,
+    docker,
+    gitlab_api,
+    health,
+    mint_gitlab_token,
+    platform_dns,
+    wait_healthy,
+)
+from .conftest import ci_config, make_stack, write_stack_config
 
 pytestmark = pytest.mark.integration
 
 DOMAIN = "dap-e2e.test"
 HTTPS, HTTP = 18443, 18080
-LOOPBACK = "127.0.0.1"
+ROLES = {"proxy", "gitlab", "postgres-service", "postgres-data", "minio", "mlflow", "pgadmin", "portainer", "runner-1", "dev-e2e"}
 
 
 def e2e_config(runner_count: int = 1) -> dict:
-    images = offline_images()
+    cfg = ci_config()
     return {
+        **cfg,
         "domain": DOMAIN,
         "serviceHost": {"publishAddress": LOOPBACK, "httpsPort": HTTPS, "httpPort": HTTP},
-        "images": {**images, "pythonBase": "dap-offline/debian-base:bookworm", "jobDefault": "dap-offline/debian-base:bookworm"},
         "postgresData": {"memoryMb": 1024},
         "portainer": {"enabled": True},
         "runnerCount": runner_count,
@@ -37,25 +50,8 @@ def e2e_config(runner_count: int = 1) -> dict:
     }
 
 
-@contextlib.contextmanager
-def platform_dns():
-    """Resolve *.<domain> to the loopback address inside this test process only."""
-    real = socket.getaddrinfo
-
-    def fake(host, *args, **kwargs):
-        if isinstance(host, str) and host.endswith("." + DOMAIN):
-            host = LOOPBACK
-        return real(host, *args, **kwargs)
-
-    socket.getaddrinfo = fake
-    try:
-        yield
-    finally:
-        socket.getaddrinfo = real
-
-
-def changes(result) -> dict:
-    return {k: v for k, v in result.summary.resource_changes.items() if k != "same"}
+def changes(summary: dict) -> dict:
+    return {k: v for k, v in summary.items() if k != "same" and v}
 
 
 def urns_by_op(events, op):
@@ -66,83 +62,87 @@ def urns_by_op(events, op):
     }
 
 
-class Platform:
-    def __init__(self, stack, outputs, workdir: Path):
+class Deployment:
+    def __init__(self, stack, project_dir: Path, workdir: Path):
         self.stack = stack
+        self.project_dir = project_dir
         self.workdir = workdir
-        self.refresh(outputs)
+        self.prefix = f"dap-{stack.name}"
+        self.client: PlatformClient
+        self.memo: dict = {}  # what earlier tests wrote, for later ones to find
 
-    def refresh(self, outputs):
-        self.outputs = {k: v.value for k, v in outputs.items()}  # automation OutputValue or anything with .value
-        self.creds = self.outputs["credentials"]
-        self.ca = self.workdir / "ca.crt"
-        self.ca.write_text(self.outputs["caCertificate"])
-        self.internal_ca = self.workdir / "internal-ca.crt"
-        self.internal_ca.write_text(self.outputs["internalCaCertificate"])
+    def use(self, outputs) -> None:
+        self.client = PlatformClient(DOMAIN, HTTPS, {k: v.value for k, v in outputs.items()}, self.workdir)
 
-    def https(self, name, path="/", auth=None, method="GET", ctx=None):
-        ctx = ctx or ssl.create_default_context(cafile=str(self.ca))
-        req = urllib.request.Request(f"https://{name}.{DOMAIN}:{HTTPS}{path}", method=method)
-        if auth:
-            req.add_header("Authorization", "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
-        with platform_dns():
-            try:
-                with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:
-                    return resp.status, dict(resp.headers), resp.read().decode(errors="replace")
-            except urllib.error.HTTPError as err:
-                return err.code, dict(err.headers), err.read().decode(errors="replace")
+    def name(self, role: str) -> str:
+        return f"{self.prefix}-{role}"
+
+    def configure(self, **changes) -> None:
+        write_stack_config(self.project_dir, self.stack.name, e2e_config(**changes))
 
 
 @pytest.fixture(scope="module")
-def platform(project_dir, pulumi_env, tmp_path_factory):
+def dep(project_dir, pulumi_env, tmp_path_factory):
     stack = make_stack(project_dir, pulumi_env, e2e_config(), prefix="e2e")
-    workdir = tmp_path_factory.mktemp("e2e")
-    prefix = f"dap-{stack.name}"
+    d = Deployment(stack, project_dir, tmp_path_factory.mktemp("e2e"))
     try:
+        t0 = time.monotonic()
         result = stack.up(on_output=print)
+        d.memo["cold_up_s"] = time.monotonic() - t0
         assert result.summary.result == "succeeded"
-        yield Platform(stack, result.outputs, workdir)
+        d.use(result.outputs)
+        yield d
     finally:
-        with contextlib.suppress(Exception):
+        try:
             stack.destroy(on_output=print)
-        with contextlib.suppress(Exception):
+        finally:
             stack.workspace.remove_stack(stack.name, force=True)
-        vols = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"name={prefix}-"], capture_output=True, text=True).stdout.split()
-        if vols:
-            subprocess.run(["docker", "volume", "rm", "-f", *vols], capture_output=True)
+            vols = docker("volume", "ls", "-q", "--filter", f"name=^{d.prefix}-", check=False).split()
+            if vols:
+                docker("volume", "rm", "-f", *vols, check=False)
 
 
-def container_health(prefix):
-    names = subprocess.run(["docker", "ps", "-a", "--filter", f"name={prefix}-", "--format", "{{.Names}}"], capture_output=True, text=True).stdout.split()
-    out = {}
-    for n in names:
-        out[n] = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}", n], capture_output=True, text=True).stdout.strip()
-    return out
+# -- right after a cold up ---------------------------------------------------------------------------------
 
 
-def test_1_every_container_is_healthy(platform):
-    health = container_health(f"dap-{platform.stack.name}")
-    expected = {"proxy", "gitlab", "postgres-service", "postgres-data", "minio", "mlflow", "pgadmin", "portainer", "runner-1", "dev-e2e"}
-    assert {n.removeprefix(f"dap-{platform.stack.name}-") for n in health} == expected
-    assert set(health.values()) == {"running/healthy"}, health
+def test_01_cold_up_leaves_every_container_healthy(dep):
+    states = health(dep.prefix)
+    assert {n.removeprefix(dep.prefix + "-") for n in states} == ROLES
+    assert set(states.values()) == {"running/healthy"}, states
 
 
-def test_2_mlflow_through_the_proxy(platform, monkeypatch):
-    import boto3
+def test_02_preview_right_after_a_cold_up_plans_nothing(dep):
+    preview = dep.stack.preview(diff=True)
+    assert changes(preview.change_summary) == {}, preview.stdout[-4000:]
+
+
+def test_03_only_the_proxy_publishes_and_data_stays_on_internal_networks(dep):
+    publishing = [n for n in containers(dep.prefix) if docker("port", n).strip()]
+    assert publishing == [dep.name("proxy")]
+    for role in ("postgres-service", "postgres-data", "minio"):
+        nets = json.loads(docker("inspect", "-f", "{{json .NetworkSettings.Networks}}", dep.name(role)))
+        for net in nets:
+            assert docker("network", "inspect", "-f", "{{.Internal}}", net).strip() == "true", (role, net)
+
+
+# -- the services, through the proxy -----------------------------------------------------------------------
+
+
+def test_10_mlflow_run_with_artifact_through_the_proxy(dep, monkeypatch):
     import mlflow
-    from botocore.config import Config
 
-    assert platform.https("mlflow", "/api/2.0/mlflow/experiments/search?max_results=1")[0] == 401
-    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", platform.creds["mlflow-username"])
-    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", platform.creds["mlflow-password"])
-    monkeypatch.setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", str(platform.ca))
+    c = dep.client
+    assert c.https("mlflow", "/api/2.0/mlflow/experiments/search?max_results=1")[0] == 401
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", c.creds["mlflow-username"])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", c.creds["mlflow-password"])
+    monkeypatch.setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", str(c.ca))
     # downloads follow presigned URLs to https://s3.<domain> with plain `requests`: trust the CA there too
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(platform.ca))
-    artifact = platform.workdir / "model-card.txt"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(c.ca))
+    artifact = dep.workdir / "model-card.txt"
     artifact.write_text("trained by the e2e test\n")
-    with platform_dns():
-        client = mlflow.MlflowClient(tracking_uri=f"https://mlflow.{DOMAIN}:{HTTPS}")
-        exp = client.create_experiment(f"e2e-{platform.stack.name}")
+    with platform_dns(DOMAIN):
+        client = mlflow.MlflowClient(tracking_uri=c.url("mlflow", ""))
+        exp = client.create_experiment(f"e2e-{dep.stack.name}")
         run = client.create_run(exp)
         client.log_param(run.info.run_id, "alpha", "0.5")
         client.log_metric(run.info.run_id, "rmse", 0.125)
@@ -151,123 +151,239 @@ def test_2_mlflow_through_the_proxy(platform, monkeypatch):
         back = client.get_run(run.info.run_id)
         assert back.data.params == {"alpha": "0.5"} and back.data.metrics == {"rmse": 0.125}
         assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["model-card.txt"]
-        local = client.download_artifacts(run.info.run_id, "model-card.txt", str(platform.workdir))
+        local = client.download_artifacts(run.info.run_id, "model-card.txt", str(dep.workdir))
         assert Path(local).read_text() == "trained by the e2e test\n"
-        s3 = boto3.client(
-            "s3", endpoint_url=f"https://s3.{DOMAIN}:{HTTPS}", verify=str(platform.ca),
-            aws_access_key_id=platform.creds["minio-root-user"], aws_secret_access_key=platform.creds["minio-root-password"],
-            region_name="us-east-1", config=Config(s3={"addressing_style": "path"}),
-        )
+        s3 = c.s3(c.creds["minio-root-user"], c.creds["minio-root-password"])
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket="mlflow").get("Contents", [])]
     assert any(k.endswith(f"{run.info.run_id}/artifacts/model-card.txt") for k in keys), keys
-    (platform.workdir / "run_id").write_text(run.info.run_id)
+    dep.memo["run_id"] = run.info.run_id
 
 
-def test_2_pgadmin_login_page(platform):
-    status, _, body = platform.https("pgadmin", "/login")
-    assert status == 200 and "pgAdmin" in body
+def mlflow_artifact_text(dep, run_id: str) -> str:
+    import mlflow
+
+    c = dep.client
+    env = {
+        "MLFLOW_TRACKING_USERNAME": c.creds["mlflow-username"], "MLFLOW_TRACKING_PASSWORD": c.creds["mlflow-password"],
+        "MLFLOW_TRACKING_SERVER_CERT_PATH": str(c.ca), "REQUESTS_CA_BUNDLE": str(c.ca),
+    }
+    with pytest.MonkeyPatch.context() as mp, platform_dns(DOMAIN):
+        for k, v in env.items():
+            mp.setenv(k, v)
+        client = mlflow.MlflowClient(tracking_uri=c.url("mlflow", ""))
+        assert client.get_run(run_id).data.metrics == {"rmse": 0.125}
+        out = dep.workdir / f"download-{uuid.uuid4().hex[:6]}"
+        out.mkdir()
+        return Path(client.download_artifacts(run_id, "model-card.txt", str(out))).read_text()
 
 
-def test_2_postgres_data_verify_full(platform):
+def mlflow_bucket_key(dep) -> tuple[str, str]:
+    """The key MLflow was handed (read back from its container), to use it as MLflow does."""
+    aws = docker("exec", dep.name("mlflow"), "cat", "/run/secrets/dap/aws_credentials")
+    return aws.split("aws_access_key_id = ")[1].split()[0], aws.split("aws_secret_access_key = ")[1].split()[0]
+
+
+def test_11_the_bucket_key_reaches_its_bucket_only(dep):
+    from botocore.exceptions import ClientError
+
+    c = dep.client
+    key_id, secret = mlflow_bucket_key(dep)
+    with platform_dns(DOMAIN):
+        root = c.s3(c.creds["minio-root-user"], c.creds["minio-root-password"])
+        root.create_bucket(Bucket="other-team")
+        root.put_object(Bucket="other-team", Key="private.txt", Body=b"not for mlflow")
+        s3 = c.s3(key_id, secret)
+        s3.put_object(Bucket="mlflow", Key="e2e/ok.txt", Body=b"ok")
+        assert s3.get_object(Bucket="mlflow", Key="e2e/ok.txt")["Body"].read() == b"ok"
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["mlflow"]
+        for call in (lambda: s3.create_bucket(Bucket="not-mlflow"),
+                     lambda: s3.get_object(Bucket="other-team", Key="private.txt"),
+                     lambda: s3.put_object(Bucket="other-team", Key="x.txt", Body=b"x")):
+            with pytest.raises(ClientError):
+                call()
+    dep.memo["bucket_key"] = (key_id, secret)
+
+
+def test_12_postgres_data_verify_full_and_plaintext_refused(dep):
     import psycopg
 
-    conninfo = dict(
-        host=f"postgres-data.{DOMAIN}", hostaddr=LOOPBACK, port=54322, dbname="postgres", user="postgres",
-        password=platform.creds["postgres-data-superuser"], sslmode="verify-full", sslrootcert=str(platform.internal_ca),
-    )
-    with psycopg.connect(**conninfo) as conn:
+    c = dep.client
+    with c.psql("postgres-data", "postgres", c.creds["postgres-data-superuser"]) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS e2e_rows (id int PRIMARY KEY, label text)")
         conn.execute("INSERT INTO e2e_rows VALUES (1, 'alpha'), (2, 'beta') ON CONFLICT DO NOTHING")
         conn.commit()
         assert conn.execute("SELECT label FROM e2e_rows ORDER BY id").fetchall() == [("alpha",), ("beta",)]
         assert conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone() == (True,)
     with pytest.raises(psycopg.OperationalError):  # the wrong name fails verification
-        psycopg.connect(**{**conninfo, "host": f"wrong.{DOMAIN}"}).close()
+        psycopg.connect(host=f"wrong.{DOMAIN}", hostaddr=LOOPBACK, port=54322, dbname="postgres", user="postgres",
+                        password=c.creds["postgres-data-superuser"], sslmode="verify-full", sslrootcert=str(c.internal_ca)).close()
+    with pytest.raises(psycopg.OperationalError, match="no encryption|reject"):
+        psycopg.connect(host=LOOPBACK, port=54322, dbname="postgres", user="postgres",
+                        password=c.creds["postgres-data-superuser"], sslmode="disable").close()
 
 
-def test_2_unknown_host_and_http_redirect(platform):
-    ctx = ssl.create_default_context(cafile=str(platform.ca))
+def test_13_postgres_service_holds_the_mlflow_database(dep):
+    c = dep.client
+    with c.psql("postgres-service", "postgres", c.creds["postgres-service-superuser"]) as conn:
+        owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'mlflow'").fetchone()
+        assert owner == ("mlflow",)
+
+
+def test_14_web_logins_accept_the_stack_credentials_only(dep):
+    c = dep.client
+    assert c.pgadmin_login() is True
+    assert c.pgadmin_login("not-the-password") is False
+    assert c.gitlab_sign_in() is True
+    assert c.gitlab_sign_in("not-the-password") is False
+    assert c.portainer_login() == 200
+    assert c.portainer_login("not-the-password") in (401, 422)
+
+
+def test_15_unknown_names_get_404_and_http_redirects_to_https(dep):
+    ctx = ssl.create_default_context(cafile=str(dep.client.ca))
     ctx.check_hostname = False
-    status, _, body = platform.https("unknown", "/", ctx=ctx)
-    assert status == 404
+    assert dep.client.https("unknown", "/", ctx=ctx)[0] == 404
     conn = __import__("http.client").client.HTTPConnection(LOOPBACK, HTTP, timeout=10)
     conn.request("GET", "/users/sign_in", headers={"Host": f"gitlab.{DOMAIN}"})
     resp = conn.getresponse()
     assert resp.status == 301 and resp.getheader("Location") == f"https://gitlab.{DOMAIN}:{HTTPS}/users/sign_in"
 
 
-def test_3_second_preview_and_up_change_nothing(platform):
-    preview = platform.stack.preview()
-    assert {k: v for k, v in preview.change_summary.items() if k != "same"} == {}
-    up = platform.stack.up()
-    assert changes(up) == {}
+def test_16_the_runner_is_registered_and_verified(dep):
+    name = dep.name("runner-1")
+    conf = docker("exec", name, "cat", "/etc/gitlab-runner/config.toml")
+    assert 'token = "glrt-' in conf and f'url = "https://gitlab.{DOMAIN}:{HTTPS}"' in conf
+    docker("exec", name, "gitlab-runner", "verify", "--config", "/etc/gitlab-runner/config.toml")
+    token = "glpat-" + secrets.token_hex(10)
+    mint_gitlab_token(dep.name("gitlab"), token)
+    dep.memo["gitlab_token"] = token
+    described = {r["description"] for r in gitlab_api(dep.name("gitlab"), "/runners/all", token)}
+    assert described == {f"{dep.prefix}-runner-1"}
 
 
-def test_4_scaling_touches_only_the_new_runner(platform):
-    from pulumi import automation as auto
-
-    stack = platform.stack
-    stack.set_config("data-analysis-platform:runnerCount", auto.ConfigValue("2"))
-    events = []
-    up = stack.up(on_event=events.append)
-    created, others = urns_by_op(events, "create"), {k for k in ("update", "replace", "delete") if up.summary.resource_changes.get(k)}
-    assert created and all("runner-2" in u for u in created), created
-    assert not others, up.summary.resource_changes
-    assert "running/healthy" == container_health(f"dap-{stack.name}")[f"dap-{stack.name}-runner-2"]
-    stack.set_config("data-analysis-platform:runnerCount", auto.ConfigValue("1"))
-    events = []
-    down = stack.up(on_event=events.append)
-    assert urns_by_op(events, "delete") == created
-    assert set(changes(down)) == {"delete"}
-
-
-def test_5_dev_environment_ssh_reaches_mlflow(platform):
-    env = platform.outputs["devEnvironments"]["e2e"]
-    secrets = platform.outputs["devEnvironmentSecrets"]["e2e"]
-    key = platform.workdir / "id_ed25519"
-    key.write_text(secrets["privateKey"])
+def test_17_dev_environment_ssh_with_the_pinned_host_key_reaches_mlflow(dep):
+    env = dep.client.outputs["devEnvironments"]["e2e"]
+    secret = dep.client.outputs["devEnvironmentSecrets"]["e2e"]
+    key = dep.workdir / "id_ed25519"
+    key.write_text(secret["privateKey"])
     key.chmod(0o600)
-    known = platform.workdir / "known_hosts"
+    known = dep.workdir / "known_hosts"
     known.write_text(f"[{LOOPBACK}]:{env['sshPort']} {env['hostPublicKey']}\n")
-    script = (
-        "import mlflow; "
-        f"print('experiments', len(mlflow.MlflowClient('https://mlflow.{DOMAIN}').search_experiments()))"
-    )
-    cmd = [
-        "ssh", "-i", str(key), "-p", str(env["sshPort"]), "-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes",
-        "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", f"dev@{LOOPBACK}", "python3", "-c", json.dumps(script),
-    ]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    script = f"import mlflow; print('experiments', len(mlflow.MlflowClient('https://mlflow.{DOMAIN}:{HTTPS}').search_experiments()))"
+    ssh = ["ssh", "-p", str(env["sshPort"]), "-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes",
+           "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+    res = subprocess.run([*ssh, "-i", str(key), f"dev@{LOOPBACK}", "python3", "-c", json.dumps(script)],
+                         capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("experiments ")
-    # password and root logins are refused
-    res = subprocess.run(["ssh", "-p", str(env["sshPort"]), "-o", f"UserKnownHostsFile={known}", "-o", "BatchMode=yes",
-                          "-o", "PreferredAuthentications=password", f"root@{LOOPBACK}", "true"], capture_output=True, text=True, timeout=60)
+    res = subprocess.run([*ssh, "-o", "PreferredAuthentications=password", f"root@{LOOPBACK}", "true"],
+                         capture_output=True, text=True, timeout=60)
     assert res.returncode != 0
 
 
-def test_6_destroy_and_up_keeps_the_data(platform):
+def generated_secrets(dep) -> list[str]:
+    c = dep.client
+    values = [v for k, v in c.creds.items() if isinstance(v, str) and len(v) >= 16 and "@" not in v]
+    values += [v for env in c.outputs["devEnvironmentSecrets"].values() for v in env.values()]
+    assert len(values) >= 10
+    return values
+
+
+def test_18_no_generated_secret_in_container_environments_or_state(dep):
+    values = generated_secrets(dep)
+    for name in containers(dep.prefix):
+        env = docker("inspect", "-f", "{{json .Config.Env}} {{json .Config.Cmd}} {{json .Config.Entrypoint}}", name)
+        for v in values:
+            assert v not in env, name
+    state = json.dumps(dep.stack.export_stack().deployment)
+    for v in values:
+        assert v not in state
+    assert "PRIVATE KEY" not in state
+
+
+# -- what happens to a deployment --------------------------------------------------------------------------
+
+
+def test_20_refresh_then_preview_plans_no_change_and_no_replacement(dep):
+    refresh = dep.stack.refresh()
+    assert changes(refresh.summary.resource_changes) == {}, refresh.stdout[-4000:]
+    preview = dep.stack.preview(diff=True)
+    assert changes(preview.change_summary) == {}, preview.stdout[-4000:]
+
+
+def test_21_every_container_restarted_is_ready_again_unattended(dep):
+    names = containers(dep.prefix)
+    docker("restart", "--time", "20", *names)
+    dep.memo["restart_to_healthy_s"] = wait_healthy(dep.prefix, timeout=240)
+    assert mlflow_artifact_text(dep, dep.memo["run_id"]) == "trained by the e2e test\n"
+    assert dep.client.pgadmin_login() is True
+
+
+def test_30_adding_a_runner_touches_only_the_new_runner(dep):
+    dep.configure(runner_count=2)
+    events = []
+    up = dep.stack.up(on_event=events.append)
+    created = urns_by_op(events, "create")
+    assert created and all("runner-2" in u for u in created), created
+    assert set(changes(up.summary.resource_changes)) == {"create"}, up.summary.resource_changes
+    assert health(dep.prefix)[dep.name("runner-2")] == "running/healthy"
+    described = {r["description"] for r in gitlab_api(dep.name("gitlab"), "/runners/all", dep.memo["gitlab_token"])}
+    assert described == {f"{dep.prefix}-runner-1", f"{dep.prefix}-runner-2"}
+    dep.memo["runner2_urns"] = created
+
+
+def test_31_removing_it_deletes_only_it_also_from_gitlab(dep):
+    dep.configure(runner_count=1)
+    events = []
+    down = dep.stack.up(on_event=events.append)
+    assert urns_by_op(events, "delete") == dep.memo["runner2_urns"]
+    assert set(changes(down.summary.resource_changes)) == {"delete"}
+    described = {r["description"] for r in gitlab_api(dep.name("gitlab"), "/runners/all", dep.memo["gitlab_token"])}
+    assert described == {f"{dep.prefix}-runner-1"}
+
+
+def test_70_destroy_then_up_finds_the_data_and_every_service_takes_the_new_credentials(dep):
+    from botocore.exceptions import ClientError
+
+    old = dict(dep.client.creds)
+    old_key = dep.memo["bucket_key"]
+    dep.stack.destroy()
+    assert containers(dep.prefix) == []
+    assert docker("volume", "ls", "-q", "--filter", f"name=^{dep.prefix}-postgres-data-data$").strip()
+    up = dep.stack.up()
+    assert up.summary.result == "succeeded"
+    dep.use(up.outputs)
+    c = dep.client
+    assert set(health(dep.prefix).values()) == {"running/healthy"}
+    # generated anew: the retained state must accept these, and only these
+    assert c.creds["postgres-data-superuser"] != old["postgres-data-superuser"]
+    # the data written before
+    assert mlflow_artifact_text(dep, dep.memo["run_id"]) == "trained by the e2e test\n"
+    with c.psql("postgres-data", "postgres", c.creds["postgres-data-superuser"]) as conn:
+        assert conn.execute("SELECT label FROM e2e_rows ORDER BY id").fetchall() == [("alpha",), ("beta",)]
+    with c.psql("postgres-service", "postgres", c.creds["postgres-service-superuser"]) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
     import psycopg
 
-    stack = platform.stack
-    run_id = (platform.workdir / "run_id").read_text()
-    stack.destroy()
-    assert container_health(f"dap-{stack.name}") == {}
-    up = stack.up()
-    assert up.summary.result == "succeeded"
-    platform.refresh(up.outputs)
-    status, _, body = platform.https("mlflow", f"/api/2.0/mlflow/runs/get?run_id={run_id}", auth=(platform.creds["mlflow-username"], platform.creds["mlflow-password"]))
-    assert status == 200 and '"rmse"' in body
-    with psycopg.connect(host=f"postgres-data.{DOMAIN}", hostaddr=LOOPBACK, port=54322, dbname="postgres", user="postgres",
-                         password=platform.creds["postgres-data-superuser"], sslmode="verify-full", sslrootcert=str(platform.internal_ca)) as conn:
-        assert conn.execute("SELECT count(*) FROM e2e_rows").fetchone() == (2,)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        c.psql("postgres-data", "postgres", old["postgres-data-superuser"]).close()
+    # MinIO: the new root key works; the old bucket key is gone
+    with platform_dns(DOMAIN):
+        root = c.s3(c.creds["minio-root-user"], c.creds["minio-root-password"])
+        assert root.get_object(Bucket="other-team", Key="private.txt")["Body"].read() == b"not for mlflow"
+        with pytest.raises(ClientError):
+            c.s3(*old_key).list_objects_v2(Bucket="mlflow")
+        with pytest.raises(ClientError):
+            c.s3(old["minio-root-user"], old["minio-root-password"]).list_buckets()
+    # the web logins take the new passwords and refuse the old ones
+    assert c.pgadmin_login() is True and c.pgadmin_login(old["pgadmin-password"]) is False
+    assert c.gitlab_sign_in() is True and c.gitlab_sign_in(old["gitlab-root-password"]) is False
+    assert c.portainer_login() == 200 and c.portainer_login(old["portainer-password"]) in (401, 422)
+    # GitLab kept its objects (the runner registered anew; the tests' token from before still works)
+    described = {r["description"] for r in gitlab_api(dep.name("gitlab"), "/runners/all", dep.memo["gitlab_token"])}
+    assert f"{dep.prefix}-runner-1" in described
 
 
-def test_7_state_holds_no_plain_secret(platform):
-    state = json.dumps(platform.stack.export_stack().deployment)
-    secrets = [v for v in platform.creds.values() if isinstance(v, str) and len(v) >= 16]
-    secrets += [v for env in platform.outputs["devEnvironmentSecrets"].values() for v in env.values()]
-    assert len(secrets) >= 8
-    for value in secrets:
-        assert value not in state
-    assert "PRIVATE KEY" not in state
+def test_71_preview_after_the_rebuild_plans_nothing(dep):
+    preview = dep.stack.preview(diff=True)
+    assert changes(preview.change_summary) == {}, preview.stdout[-4000:]

@@ -3,9 +3,8 @@
 from collections import Counter
 
 import pytest
-import yaml
 
-from .conftest import ROOT, make_stack
+from .conftest import make_stack, stack_file_config
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +20,7 @@ PLANNED = {
     "docker:index/network:Network": 4,
     "docker:index/remoteImage:RemoteImage": 9,
     "docker:index/volume:Volume": 9,
-    "command:local:Command": 3,
+    "command:local:Command": 5,
     "random:index/randomPassword:RandomPassword": 12,
     "tls:index/privateKey:PrivateKey": 6,
     "tls:index/certRequest:CertRequest": 3,
@@ -31,8 +30,7 @@ PLANNED = {
 
 
 def dev_config():
-    values = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
-    return {k.split(":", 1)[1]: v for k, v in values.items()}
+    return stack_file_config("dev")
 
 
 def test_preview_dev_stack_plans_the_platform(project_dir, pulumi_env):
@@ -58,7 +56,7 @@ def test_preview_dev_stack_plans_the_platform(project_dir, pulumi_env):
 def test_preview_rejects_bad_config_naming_the_key(project_dir, pulumi_env):
     from pulumi import automation as auto
 
-    stack = make_stack(project_dir, pulumi_env, {**dev_config(), "runnerCount": "-3"}, prefix="badcfg")
+    stack = make_stack(project_dir, pulumi_env, {**dev_config(), "runnerCount": -3}, prefix="badcfg")
     try:
         with pytest.raises(auto.errors.CommandError) as exc:
             stack.preview()

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from dap_components.config import PROJECT, PlatformConfig, load_config, project_config_schema
@@ -31,7 +32,8 @@ def test_stack_files_are_valid():
         load_config(raw)  # raises ConfigError naming the key
 
 
-def test_ci_stack_uses_the_offline_image_set():
-    ci = yaml.safe_load((ROOT / "Pulumi.ci.yaml").read_text())["config"]["data-analysis-platform:images"]
+@pytest.mark.parametrize("stack", ["dev", "ci"])
+def test_dev_and_ci_stacks_use_the_offline_image_set(stack):
+    images = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]["data-analysis-platform:images"]
     built = yaml.safe_load((ROOT / "images" / "images.yaml").read_text())["images"]
-    assert ci == built
+    assert images == built

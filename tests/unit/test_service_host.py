@@ -207,9 +207,28 @@ def test_mlflow_database_password_is_shared(deploy):
     pg = d.containers()["dap-dev-postgres-service"]
     mlflow_pw = upload(pg, "/run/secrets/dap/mlflow_password")["content"]
     assert upload(d.containers()["dap-dev-mlflow"], "/run/secrets/dap/pgpass")["content"].strip().endswith(":" + mlflow_pw)
-    init = upload(pg, "/docker-entrypoint-initdb.d/010-dap-databases.sh")["content"]
-    assert "CREATE ROLE mlflow LOGIN PASSWORD :'pw';" in init and "CREATE DATABASE mlflow OWNER mlflow;" in init
-    assert mlflow_pw not in init
+    # no first-boot-only init script: a step run on every new container sets the roles from the files
+    assert not any(u["file"].startswith("/docker-entrypoint-initdb.d/") for u in pg.inputs["uploads"])
+    step = d.named("service-postgres-service-credentials")
+    assert "ALTER ROLE mlflow LOGIN PASSWORD :" in step.inputs["create"] and mlflow_pw not in step.inputs["create"]
+    assert step.inputs["create"].startswith("docker exec -i -u postgres dap-dev-postgres-service ")
+    mlflow = d.named("service-mlflow")
+    assert step.urn in mlflow.depends_on and d.named("service-minio-mlflow-bucket").urn in mlflow.depends_on
+
+
+def test_every_stateful_service_reconciles_its_credentials_on_a_new_container(deploy):
+    d = deploy(runnerCount=0, portainer={"enabled": True})
+    for step, container in [
+        ("service-postgres-service-credentials", "service-postgres-service"),
+        ("service-postgres-data-credentials", "service-postgres-data"),
+        ("service-minio-mlflow-bucket", "service-minio"),
+        ("service-gitlab-admin-token", "service-gitlab"),
+        ("service-pgadmin-credentials", "service-pgadmin"),
+        ("service-portainer-credentials", "service-portainer"),
+    ]:
+        # reruns whenever the container is replaced (destroy + up, a new password in its files)
+        assert d.named(step).inputs["triggers"] == [f"{d.named(container).name}_id"], step
+    assert "u.password = pw" in d.named("service-gitlab-admin-token").inputs["create"]
 
 
 def test_bucket_key_is_scoped_to_the_bucket(deploy):
@@ -295,12 +314,13 @@ def test_capabilities_dropped_where_the_image_allows(deploy):
     d = deploy(runnerCount=0)
     caps = {name.removeprefix("dap-dev-"): c.inputs.get("capabilities") for name, c in d.containers().items()}
     expected = {
-        "proxy": ["CHOWN", "SETGID", "SETUID"],
-        "postgres-service": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"],
-        "postgres-data": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"],
+        # spelled as the engine reports them, so a refresh finds no difference
+        "proxy": ["CAP_CHOWN", "CAP_SETGID", "CAP_SETUID"],
+        "postgres-service": ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETGID", "CAP_SETUID"],
+        "postgres-data": ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETGID", "CAP_SETUID"],
         "minio": [],
-        "mlflow": ["CHOWN", "SETGID", "SETUID"],
-        "pgadmin": ["NET_BIND_SERVICE"],
+        "mlflow": ["CAP_CHOWN", "CAP_SETGID", "CAP_SETUID"],
+        "pgadmin": ["CAP_NET_BIND_SERVICE"],
     }
     for role, adds in expected.items():
         assert caps[role]["drops"] == ["ALL"] and caps[role].get("adds", []) == adds, (role, caps[role])

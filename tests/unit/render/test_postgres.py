@@ -3,7 +3,7 @@
 import pytest
 
 from dap_components.render.postgres import (
-    data_tuning, render_init_script, render_pg_hba, render_postgresql_conf, render_start_script, service_tuning, shm_size_mb,
+    data_tuning, render_pg_hba, render_reconcile_script, render_postgresql_conf, render_start_script, service_tuning, shm_size_mb,
 )
 
 
@@ -44,12 +44,26 @@ def test_tls_and_hba():
     assert ["local", "all", "postgres", "peer"] in hba and not any("trust" in r for r in hba)
 
 
-def test_start_and_init_scripts_keep_passwords_off_command_lines():
+def test_start_script_installs_private_copies():
     start = render_start_script(["server.key", "postgres_password"])
     assert "install -o postgres -g postgres -m 0600 /run/secrets/dap/server.key /var/lib/postgresql/dap/server.key" in start
     assert start.rstrip().endswith('exec docker-entrypoint.sh "$@"')
-    init = render_init_script({"mlflow": "mlflow_password"})
-    assert "\\set pw `cat /var/lib/postgresql/dap/mlflow_password`" in init
-    assert "CREATE ROLE mlflow LOGIN PASSWORD :'pw';" in init
+
+
+def test_reconcile_sets_every_password_from_its_file_and_creates_what_is_missing():
+    script = render_reconcile_script(["mlflow"])
+    sql = script.split("<<'SQL'\n", 1)[1].split("\nSQL\n", 1)[0].splitlines()
+    assert sql == [
+        "\\set pw `cat /var/lib/postgresql/dap/postgres_password`",
+        "ALTER ROLE postgres PASSWORD :'pw';",
+        "SELECT 'CREATE ROLE mlflow' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mlflow')\\gexec",
+        "\\set pw `cat /var/lib/postgresql/dap/mlflow_password`",
+        "ALTER ROLE mlflow LOGIN PASSWORD :'pw';",
+        "SELECT 'CREATE DATABASE mlflow OWNER mlflow' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'mlflow')\\gexec",
+        "REVOKE ALL ON DATABASE mlflow FROM PUBLIC;",
+    ]
+    assert "ON_ERROR_STOP=1" in script and script.startswith("set -eu")
+    # postgres-data has no owned database: the superuser only
+    assert "CREATE" not in render_reconcile_script([])
     with pytest.raises(ValueError):
-        render_init_script({"MLflow; DROP": "x"})
+        render_reconcile_script(["MLflow; DROP"])

@@ -1,0 +1,207 @@
+"""How the real deployment tests reach a deployed platform: as its users do, through the TLS proxy published on
+the loopback address, with the credentials the stack outputs. Plain helpers, no tests here."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.cookiejar
+import json
+import re
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any, Optional
+
+LOOPBACK = "127.0.0.1"
+
+
+@contextlib.contextmanager
+def platform_dns(domain: str):
+    """Resolve *.<domain> to the loopback address inside this test process only."""
+    real = socket.getaddrinfo
+
+    def fake(host, *args, **kwargs):
+        if isinstance(host, str) and host.endswith("." + domain):
+            host = LOOPBACK
+        return real(host, *args, **kwargs)
+
+    socket.getaddrinfo = fake
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = real
+
+
+class PlatformClient:
+    """The stack outputs of one deployment, and the ways to use its services."""
+
+    def __init__(self, domain: str, https_port: int, outputs: dict[str, Any], workdir: Path):
+        self.domain = domain
+        self.https_port = https_port
+        self.workdir = workdir
+        self.outputs = outputs
+        self.creds = outputs["credentials"]
+        self.ca = workdir / "ca.crt"
+        self.ca.write_text(outputs["caCertificate"])
+        self.internal_ca = workdir / "internal-ca.crt"
+        self.internal_ca.write_text(outputs["internalCaCertificate"])
+
+    def url(self, name: str, path: str = "/") -> str:
+        return f"https://{name}.{self.domain}:{self.https_port}{path}"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca))
+
+    def https(self, name, path="/", auth=None, method="GET", data: Optional[bytes] = None, headers=None, ctx=None):
+        req = urllib.request.Request(self.url(name, path), method=method, data=data, headers=headers or {})
+        if auth:
+            req.add_header("Authorization", "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
+        with platform_dns(self.domain):
+            try:
+                with urllib.request.urlopen(req, context=ctx or self.ssl_context(), timeout=30) as resp:
+                    return resp.status, dict(resp.headers), resp.read().decode(errors="replace")
+            except urllib.error.HTTPError as err:
+                return err.code, dict(err.headers), err.read().decode(errors="replace")
+
+    # -- service logins, each with the credentials the stack outputs (or others, to see them refused) --
+
+    def mlflow_auth(self) -> tuple[str, str]:
+        return self.creds["mlflow-username"], self.creds["mlflow-password"]
+
+    def portainer_login(self, password: Optional[str] = None) -> int:
+        body = json.dumps({"username": self.creds["portainer-username"], "password": password or self.creds["portainer-password"]})
+        return self.https("portainer", "/api/auth", method="POST", data=body.encode(), headers={"Content-Type": "application/json"})[0]
+
+    def _session(self):
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=self.ssl_context()), urllib.request.HTTPCookieProcessor(jar), _NoRedirect()
+        )
+        return opener
+
+    def _form_login(self, name: str, page: str, token_re: str, post: str, fields: dict[str, str]) -> tuple[int, str, str]:
+        opener = self._session()
+        with platform_dns(self.domain):
+            with opener.open(self.url(name, page), timeout=30) as resp:
+                html = resp.read().decode(errors="replace")
+            m = re.search(token_re, html)
+            assert m, f"no CSRF token on {name}{page}"
+            data = urllib.parse.urlencode({**fields, m.group("field"): m.group("value")}).encode()
+            req = urllib.request.Request(self.url(name, post), data=data, method="POST")
+            req.add_header("Referer", self.url(name, page))
+            try:
+                with opener.open(req, timeout=30) as resp:
+                    return resp.status, resp.headers.get("Location", ""), resp.read().decode(errors="replace")
+            except urllib.error.HTTPError as err:
+                return err.code, err.headers.get("Location", ""), err.read().decode(errors="replace")
+
+    def gitlab_sign_in(self, password: Optional[str] = None) -> bool:
+        status, location, body = self._form_login(
+            "gitlab", "/users/sign_in",
+            r'name="(?P<field>authenticity_token)"[^>]*value="(?P<value>[^"]+)"', "/users/sign_in",
+            {"user[login]": self.creds["gitlab-root-username"], "user[password]": password or self.creds["gitlab-root-password"]},
+        )
+        if status == 302 and not location.rstrip("/").endswith("/users/sign_in"):
+            return True
+        assert status in (200, 302, 401, 422), (status, body[:300])
+        return False
+
+    def pgadmin_login(self, password: Optional[str] = None) -> bool:
+        status, location, body = self._form_login(
+            "pgadmin", "/login",
+            r'(?P<field>csrf_token)["\']?\s*[:=]\s*["\'](?P<value>[A-Za-z0-9._-]{20,})["\']|'
+            r'name="(?P<f2>csrf_token)"[^>]*value="(?P<v2>[^"]+)"',
+            "/authenticate/login",
+            {"email": self.creds["pgadmin-email"], "password": password or self.creds["pgadmin-password"], "language": "en"},
+        )
+        if status == 302 and "login" not in location:
+            return True
+        assert status in (200, 302, 401), (status, body[:300])
+        return False
+
+    def psql(self, role: str, user: str, password: str, dbname: str = "postgres", **extra):
+        import psycopg
+
+        port = {"postgres-service": 54321, "postgres-data": 54322}[role]
+        return psycopg.connect(
+            host=f"{role}.{self.domain}", hostaddr=LOOPBACK, port=port, dbname=dbname, user=user, password=password,
+            sslmode="verify-full", sslrootcert=str(self.internal_ca), connect_timeout=15, **extra,
+        )
+
+    def s3(self, key_id: str, secret: str):
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3", endpoint_url=f"https://s3.{self.domain}:{self.https_port}", verify=str(self.ca), aws_access_key_id=key_id,
+            aws_secret_access_key=secret, region_name="us-east-1", config=Config(s3={"addressing_style": "path"}),
+        )
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+    def http_error_302(self, req, fp, code, msg, headers):
+        return fp
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_302
+
+
+# -- the Docker engine side --------------------------------------------------------------------------------
+
+
+def docker(*args: str, input: Optional[str] = None, check: bool = True) -> str:
+    res = subprocess.run(["docker", *args], input=input, capture_output=True, text=True)
+    if check and res.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)}: {res.stderr.strip()}")
+    return res.stdout
+
+
+def containers(prefix: str) -> list[str]:
+    return sorted(docker("ps", "-a", "--filter", f"name=^{prefix}-", "--format", "{{.Names}}").split())
+
+
+def health(prefix: str) -> dict[str, str]:
+    """container name -> "<status>/<health>", e.g. running/healthy."""
+    names = containers(prefix)
+    if not names:
+        return {}
+    out = docker("inspect", "-f", "{{.Name}} {{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}", *names)
+    return dict(line.lstrip("/").split(" ", 1) for line in out.splitlines())
+
+
+def wait_healthy(prefix: str, timeout: float = 300) -> float:
+    """Seconds until every container of ``prefix`` is running and healthy; fails with their states."""
+    start = time.monotonic()
+    states: dict[str, str] = {}
+    while time.monotonic() - start < timeout:
+        states = health(prefix)
+        if states and set(states.values()) == {"running/healthy"}:
+            return time.monotonic() - start
+        time.sleep(0.5)
+    raise AssertionError(f"not healthy after {timeout} s: {states}")
+
+
+def gitlab_api(container: str, path: str, token: str, method: str = "GET") -> Any:
+    """GitLab's API from inside its container (the token on stdin, never on a command line)."""
+    script = f'read -r t; curl -sS --fail -X {method} -H "PRIVATE-TOKEN: $t" http://127.0.0.1/api/v4{path}'
+    out = docker("exec", "-i", container, "sh", "-c", script, input=token + "\n")
+    return json.loads(out) if out.strip() else None
+
+
+def mint_gitlab_token(container: str, token: str, name: str = "dap-tests") -> None:
+    """A personal access token of root for the tests, set the way the program sets its own."""
+    ruby = (
+        "t = STDIN.read.strip; u = User.find_by_username('root'); "
+        f"u.personal_access_tokens.where(name: '{name}').each(&:revoke!); "
+        f"pat = u.personal_access_tokens.build(name: '{name}', scopes: ['api'], expires_at: 2.days.from_now); "
+        "pat.set_token(t); pat.save!"
+    )
+    docker("exec", "-i", container, "gitlab-rails", "runner", ruby, input=token)
