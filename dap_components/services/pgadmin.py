@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 from ..containers import ContainerSpec, NetworkAttachment, Upload, make_container, pinned_image
+from ..docker_exec import docker_exec
 from ..render.pgadmin import PgServer, render_servers_json
 from ..routes import HttpRoute
 from .base import SECRETS_DIR, HostContext, ServiceResult
 
 ALIAS = "pgadmin"
 CA_FILE = "/etc/dap/ca.crt"
+PASSWORD_FILE = f"{SECRETS_DIR}/pgadmin_password"
+
+
+def reconcile_script(email: str) -> str:
+    """pgAdmin reads PGADMIN_DEFAULT_PASSWORD(_FILE) only when it creates its database, so a kept volume would
+    keep an old password: set the login's password from the file with pgAdmin's own `setup.py update-user`,
+    its arguments given inside the Python process (never on a command line)."""
+    return f"""set -eu
+cd /pgadmin4
+/venv/bin/python3 - <<'PY'
+import runpy, sys
+password = open("{PASSWORD_FILE}").read().strip()
+sys.argv = ["setup.py", "update-user", "{email}", "--password", password, "--admin", "--no-console"]
+sys.path.insert(0, "/pgadmin4")
+runpy.run_path("/pgadmin4/setup.py", run_name="__main__")
+PY
+echo "pgadmin login {email} reconciled"
+"""
 
 
 def declare(ctx: HostContext, enable_psql: bool = False) -> ServiceResult:
@@ -31,7 +50,7 @@ def declare(ctx: HostContext, enable_psql: bool = False) -> ServiceResult:
             image=image.image_id,
             envs=[
                 f"PGADMIN_DEFAULT_EMAIL={email}",
-                f"PGADMIN_DEFAULT_PASSWORD_FILE={SECRETS_DIR}/pgadmin_password",
+                f"PGADMIN_DEFAULT_PASSWORD_FILE={PASSWORD_FILE}",
                 "PGADMIN_SERVER_JSON_FILE=/etc/dap/servers.json",
                 "PGADMIN_DISABLE_POSTFIX=true",
                 "PGADMIN_LISTEN_PORT=80",
@@ -49,7 +68,7 @@ def declare(ctx: HostContext, enable_psql: bool = False) -> ServiceResult:
                 Upload("/etc/dap/servers.json", servers),
                 Upload(CA_FILE, ctx.pki.ca_pem),
                 # pgAdmin runs as uid 5050 and reads the file itself; it is the only process in the container.
-                Upload(f"{SECRETS_DIR}/pgadmin_password", password.result, mode="0444"),
+                Upload(PASSWORD_FILE, password.result, mode="0444"),
             ],
             volumes=[(data.name, "/var/lib/pgadmin")],
             networks=[
@@ -64,8 +83,18 @@ def declare(ctx: HostContext, enable_psql: bool = False) -> ServiceResult:
         ),
         ctx.opts,
     )
+    reconcile = docker_exec(
+        f"{ctx.name}-pgadmin-credentials",
+        docker_host=ctx.docker_host,
+        container=container.name,
+        user="pgadmin",
+        script=reconcile_script(email),
+        triggers=[container.id],
+        opts=ctx.opts,
+    )
     return ServiceResult(
         container=container,
+        ready=reconcile,
         http_routes=[HttpRoute(ctx.fqdn("pgadmin"), ALIAS, 80)],
         urls={"pgadmin": ctx.public_url("pgadmin")},
         credentials={"pgadmin-email": email, "pgadmin-password": password.result},

@@ -85,14 +85,16 @@ class PlatformClient:
         )
         return opener
 
-    def _form_login(self, name: str, page: str, token_re: str, post: str, fields: dict[str, str]) -> tuple[int, str, str]:
+    def _form_login(self, name: str, page: str, token_re: str, token_field: str, post: str, fields: dict[str, str]) -> tuple[int, str, str]:
+        """GET the login page (session cookie + CSRF token, matched by ``token_re``'s group ``value``), then POST
+        the form; returns the status, the Location and the body of the answer, redirects not followed."""
         opener = self._session()
         with platform_dns(self.domain):
             with opener.open(self.url(name, page), timeout=30) as resp:
                 html = resp.read().decode(errors="replace")
             m = re.search(token_re, html)
             assert m, f"no CSRF token on {name}{page}"
-            data = urllib.parse.urlencode({**fields, m.group("field"): m.group("value")}).encode()
+            data = urllib.parse.urlencode({**fields, token_field: m.group("value")}).encode()
             req = urllib.request.Request(self.url(name, post), data=data, method="POST")
             req.add_header("Referer", self.url(name, page))
             try:
@@ -104,7 +106,7 @@ class PlatformClient:
     def gitlab_sign_in(self, password: Optional[str] = None) -> bool:
         status, location, body = self._form_login(
             "gitlab", "/users/sign_in",
-            r'name="(?P<field>authenticity_token)"[^>]*value="(?P<value>[^"]+)"', "/users/sign_in",
+            r'name="authenticity_token"[^>]*value="(?P<value>[^"]+)"', "authenticity_token", "/users/sign_in",
             {"user[login]": self.creds["gitlab-root-username"], "user[password]": password or self.creds["gitlab-root-password"]},
         )
         if status == 302 and not location.rstrip("/").endswith("/users/sign_in"):
@@ -115,9 +117,7 @@ class PlatformClient:
     def pgadmin_login(self, password: Optional[str] = None) -> bool:
         status, location, body = self._form_login(
             "pgadmin", "/login",
-            r'(?P<field>csrf_token)["\']?\s*[:=]\s*["\'](?P<value>[A-Za-z0-9._-]{20,})["\']|'
-            r'name="(?P<f2>csrf_token)"[^>]*value="(?P<v2>[^"]+)"',
-            "/authenticate/login",
+            r'"csrfToken": "(?P<value>[^"]+)"', "csrf_token", "/authenticate/login",
             {"email": self.creds["pgadmin-email"], "password": password or self.creds["pgadmin-password"], "language": "en"},
         )
         if status == 302 and "login" not in location:

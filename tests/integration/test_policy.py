@@ -20,15 +20,41 @@ def test_the_stack_files_pass_the_policy_pack(project_dir, pulumi_env, stack_fil
         stack.workspace.remove_stack(stack.name, force=True)
 
 
-def test_a_stack_with_privileged_runners_is_stopped_naming_the_rule(project_dir, pulumi_env):
+VIOLATING_PROGRAM = """
+import pulumi_docker as docker
+
+provider = docker.Provider("local", host="unix:///var/run/docker.sock")
+docker.Container(
+    "bad",
+    name="policy-bad",
+    image="dap-offline/debian-base:bookworm",
+    privileged=True,
+    ports=[docker.ContainerPortArgs(internal=80, external=18099)],
+    envs=["DB_PASSWORD=plain-text"],
+    labels=[docker.ContainerLabelArgs(label="dap.role", value="mlflow")],
+    opts=pulumi.ResourceOptions(provider=provider),
+)
+"""
+
+
+def test_a_stack_that_breaks_the_rules_is_stopped_naming_them(tmp_path, pulumi_env):
+    """A program declaring what the rules forbid (the platform's own program cannot be configured into it)."""
     from pulumi import automation as auto
 
-    config = {**stack_file_config("ci"), "runner": {"privileged": True}}
-    stack = make_stack(project_dir, pulumi_env, config, prefix="policybad")
+    work = tmp_path / "bad"
+    work.mkdir()
+    (work / "Pulumi.yaml").write_text(
+        "name: policy-violation\nruntime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: venv\n"
+    )
+    (work / "__main__.py").write_text("import pulumi\n" + VIOLATING_PROGRAM)
+    (work / "venv").symlink_to(ROOT / "venv")
+    stack = make_stack(work, pulumi_env, {}, prefix="policybad")
     try:
         with pytest.raises(auto.errors.CommandError) as exc:
             stack.preview(policy_packs=[POLICY_PACK])
-        assert "no-privileged-containers" in str(exc.value)
-        assert "runner-1" in str(exc.value)
+        text = str(exc.value)
+        for rule in ("no-privileged-containers", "host-ports-only-on-proxies", "secrets-as-files",
+                     "long-running-container-guarantees", "hardened-containers"):
+            assert rule in text, rule
     finally:
         stack.workspace.remove_stack(stack.name, force=True)
