@@ -407,15 +407,66 @@ fi
 if want gitlab || want gitlab-runner; then
   log "gitlab stand-in: $(tag gitlab-standin)"
   docker volume create "$RUN_ID-gitlab-data" >/dev/null
-  drun gitlab -p 127.0.0.1::80 -p 127.0.0.1::5050 -p 127.0.0.1::22 \
-    --label "dap-verify=$RUN_ID" -e GITLAB_OMNIBUS_CONFIG="external_url 'http://gitlab.dap.test'" \
+  # As the program starts it: gitlab.rb in /etc/dap (GITLAB_OMNIBUS_CONFIG=from_file(...)) and the
+  # root password in a 0400 root file, both uploaded before the first start.
+  GPW1=init-$RANDOM$RANDOM-pw; GPW2=new-$RANDOM$RANDOM-pw; GPW3=third-$RANDOM$RANDOM-pw
+  GPWFILE=/run/secrets/dap/gitlab_root_password
+  mkdir -p "$TMP/gitlab/secrets/dap" "$TMP/gitlab/dap"
+  printf '%s\n' "$GPW1" > "$TMP/gitlab/secrets/dap/gitlab_root_password"
+  chmod 0400 "$TMP/gitlab/secrets/dap/gitlab_root_password"
+  printf '%s\n' "external_url 'http://gitlab.dap.test'" \
+    "# gitlab_rails['initial_root_password'] = 'commented-out'" \
+    "gitlab_rails['initial_root_password'] = File.read('$GPWFILE').strip" > "$TMP/gitlab/dap/gitlab.rb"
+  dcreate gitlab -p 127.0.0.1::80 -p 127.0.0.1::5050 -p 127.0.0.1::22 \
+    -e GITLAB_OMNIBUS_CONFIG="from_file('/etc/dap/gitlab.rb')" \
     -v "$RUN_ID-gitlab-data:/var/opt/gitlab" "$(tag gitlab-standin)"
+  docker cp "$TMP/gitlab/secrets" "$(cname gitlab):/run/secrets"
+  docker cp "$TMP/gitlab/dap" "$(cname gitlab):/etc/dap"
+  docker start "$(cname gitlab)" >/dev/null
+  gl_signin() {  # gl_signin LOGIN PASSWORD [curl args]: GET the form, POST it; prints the status code
+    local login=$1 pw=$2 page tok ck; shift 2
+    page=$(curl -s -D "$TMP/gl.get.hdr" "$@" "http://127.0.0.1:$G/users/sign_in") || return 1
+    tok=$(printf '%s' "$page" | sed -n 's/.*name="authenticity_token" value="\([^"]*\)".*/\1/p' | head -n 1)
+    ck=$(tr -d '\r' < "$TMP/gl.get.hdr" | sed -n 's/^[Ss]et-[Cc]ookie: \(_gitlab_session=[^;]*\).*/\1/p')
+    if [ -z "$tok" ] || [ -z "$ck" ]; then echo "no authenticity_token or _gitlab_session cookie" >&2; return 1; fi
+    curl -s -b "$ck" -o "$TMP/gl.body" -D "$TMP/gl.hdr" -w '%{http_code}' --data-urlencode "user[login]=$login" \
+      --data-urlencode "user[password]=$pw" --data-urlencode "authenticity_token=$tok" "$@" "http://127.0.0.1:$G/users/sign_in"
+  }
+  gl_signin_ok() {  # gl_signin_ok EXPECTED_LOCATION LOGIN PASSWORD [curl args]: 302 to that Location
+    local want=$1 code; shift
+    code=$(gl_signin "$@"); echo "status $code"; tr -d '\r' < "$TMP/gl.hdr" | grep -i '^location' || true
+    [ "$code" = 302 ] && tr -d '\r' < "$TMP/gl.hdr" | grep -qix "location: $want"
+  }
+  gl_signin_refused() {  # 200 with GitLab's alert
+    local code; code=$(gl_signin "$@"); echo "status $code"
+    [ "$code" = 200 ] && grep -q 'Invalid login or password\.' "$TMP/gl.body"
+  }
   if wait_for 30 dx gitlab /opt/gitlab/bin/gitlab-healthcheck --fail --max-time 10; then
     G=$(port gitlab 80); R=$(port gitlab 5050); GS=$(port gitlab 22)
     check "gitlab-standin: /opt/gitlab/bin/gitlab-healthcheck" dx gitlab /opt/gitlab/bin/gitlab-healthcheck --fail --max-time 10
     check "gitlab-standin: /-/health" bash -c "curl -fsS http://127.0.0.1:$G/-/health | grep -q 'GitLab OK'"
     check "gitlab-standin: /-/readiness" bash -c "curl -fsS http://127.0.0.1:$G/-/readiness | grep -q '\"status\": \"ok\"'"
     check "gitlab-standin: /users/sign_in page" bash -c "curl -fsS http://127.0.0.1:$G/users/sign_in | grep -qi 'sign in'"
+    check "gitlab-standin: sign-in form has a hidden authenticity_token and sets a _gitlab_session cookie" bash -c \
+      "curl -s -D '$TMP/gl.h0' http://127.0.0.1:$G/users/sign_in | grep -q 'type=\"hidden\" name=\"authenticity_token\" value=\"[^\"]\+\"' && grep -qi '^set-cookie: _gitlab_session=' '$TMP/gl.h0'"
+    check "gitlab-standin: sign-in as root with the initial password (gitlab.rb File.read) -> 302 Location http://<Host>/" \
+      gl_signin_ok "http://127.0.0.1:$G/" root "$GPW1"
+    check "gitlab-standin: sign-in behind the proxy (Host, X-Forwarded-Proto: https) -> 302 Location https://gitlab.dap.test/" \
+      gl_signin_ok "https://gitlab.dap.test/" root "$GPW1" -H 'Host: gitlab.dap.test' -H 'X-Forwarded-Proto: https'
+    check "gitlab-standin: sign-in with a wrong password -> 200 'Invalid login or password.'" \
+      gl_signin_refused root "wrong-$GPW1"
+    check "gitlab-standin: sign-in as another user -> 200 'Invalid login or password.'" \
+      gl_signin_refused alice "$GPW1"
+    check "gitlab-standin: POST /users/sign_in with a wrong authenticity_token -> 422" bash -c "
+      ck=\$(curl -s -D - -o /dev/null http://127.0.0.1:$G/users/sign_in | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \(_gitlab_session=[^;]*\).*/\1/p')
+      [ -n \"\$ck\" ] && [ \"\$(curl -s -o /dev/null -w '%{http_code}' -b \"\$ck\" --data-urlencode 'user[login]=root' --data-urlencode 'user[password]=$GPW1' -d authenticity_token=forged http://127.0.0.1:$G/users/sign_in)\" = 422 ]"
+    check "gitlab-standin: POST /users/sign_in without the session cookie (token from a GET) -> 422" bash -c "
+      tok=\$(curl -s http://127.0.0.1:$G/users/sign_in | sed -n 's/.*name=\"authenticity_token\" value=\"\([^\"]*\)\".*/\1/p')
+      [ -n \"\$tok\" ] && [ \"\$(curl -s -o /dev/null -w '%{http_code}' --data-urlencode 'user[login]=root' --data-urlencode 'user[password]=$GPW1' --data-urlencode \"authenticity_token=\$tok\" http://127.0.0.1:$G/users/sign_in)\" = 422 ]"
+    check "gitlab-standin: root password stored as a salted PBKDF2 hash, never in plain text" bash -c \
+      "docker exec $(cname gitlab) grep -q 'pbkdf2_sha256' /var/opt/gitlab/standin/state.json && ! docker exec $(cname gitlab) grep -rqF -- '$GPW1' /var/opt/gitlab /var/log/gitlab /etc/gitlab"
+    check "gitlab-standin: the secret stays 0400 root (user git cannot read it)" bash -c \
+      "[ \"\$(docker exec $(cname gitlab) stat -c '%a %U' $GPWFILE)\" = '400 root' ] && ! docker exec -u git $(cname gitlab) cat $GPWFILE"
     check "gitlab-standin: registry /v2/ -> 401 + Docker-Distribution-API-Version" bash -c \
       "curl -s -D - -o /dev/null http://127.0.0.1:$R/v2/ | tee /dev/stderr | grep -q '^HTTP/1.[01] 401' && curl -s -D - -o /dev/null http://127.0.0.1:$R/v2/ | grep -qi '^Docker-Distribution-API-Version: registry/2.0'"
     check "gitlab-standin: HTTP server runs as user git (uid 998), not root" bash -c \
@@ -435,6 +486,26 @@ if want gitlab || want gitlab-runner; then
       printf '%s\n' $T2 | docker exec -i $(cname gitlab) gitlab-rails runner \"\$0\" >/dev/null &&
       [ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'PRIVATE-TOKEN: $T2' http://127.0.0.1:$G/api/v4/user)\" = 200 ] &&
       [ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'PRIVATE-TOKEN: $T1' http://127.0.0.1:$G/api/v4/user)\" = 401 ]" "$BOOT"
+    # The program's bootstrap now also sets root's password from the uploaded file, on every deploy.
+    BOOT2="t = STDIN.read.strip; u = User.find_by_username('root'); pw = File.read('$GPWFILE').strip; u.password = pw; u.password_confirmation = pw; u.password_automatically_set = false; u.save!; u.personal_access_tokens.where(name: 'dap-automation').each(&:revoke!); pat = u.personal_access_tokens.build(name: 'dap-automation', scopes: ['api', 'create_runner', 'manage_runner'], expires_at: 365.days.from_now); pat.set_token(t); pat.save!; puts 'admin token ready'"
+    T3=boot$RANDOM$RANDOM$RANDOM$RANDOM; T4=boot$RANDOM$RANDOM$RANDOM$RANDOM
+    docker exec "$(cname gitlab)" sh -c 'printf "%s\n" "$1" > "$2"' sh "$GPW2" "$GPWFILE"
+    check "gitlab-standin: gitlab-rails runner (password from File.read, PAT from stdin) exits 0, echoes neither" bash -c "
+      out=\$(printf '%s\n' $T3 | docker exec -i $(cname gitlab) gitlab-rails runner \"\$0\" 2>&1); rc=\$?; echo \"\$out\"
+      [ \$rc = 0 ] && ! echo \"\$out\" | grep -qe $T3 -e '$GPW2'" "$BOOT2"
+    check "gitlab-standin: after the runner the new password signs in (302)" \
+      gl_signin_ok "http://127.0.0.1:$G/" root "$GPW2"
+    check "gitlab-standin: after the runner the old password is refused" \
+      gl_signin_refused root "$GPW1"
+    check "gitlab-standin: the PAT from stdin works (GET /api/v4/user -> root), the earlier one is revoked" bash -c "
+      curl -fsS -H 'PRIVATE-TOKEN: $T3' http://127.0.0.1:$G/api/v4/user | grep -q '\"username\": \"root\"' &&
+      [ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'PRIVATE-TOKEN: $T2' http://127.0.0.1:$G/api/v4/user)\" = 401 ]"
+    check_not "gitlab-standin: gitlab-rails runner fails when the password file is missing" bash -c \
+      "printf '%s\n' $T4 | docker exec -i $(cname gitlab) gitlab-rails runner \"\$0\"" "${BOOT2//$GPWFILE//run/secrets/dap/missing}"
+    check "gitlab-standin: ... and changes nothing (no new PAT, the previous one and password still work)" bash -c "
+      [ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'PRIVATE-TOKEN: $T4' http://127.0.0.1:$G/api/v4/user)\" = 401 ] &&
+      [ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'PRIVATE-TOKEN: $T3' http://127.0.0.1:$G/api/v4/user)\" = 200 ]"
+    check "gitlab-standin: ... the new password still signs in" gl_signin_ok "http://127.0.0.1:$G/" root "$GPW2"
     check "gitlab-standin: API rejects requests without a PAT (401)" bash -c \
       "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -X POST -d runner_type=instance_type http://127.0.0.1:$G/api/v4/user/runners)\" = 401 ]"
     RJSON=$(curl -s -X POST -H "PRIVATE-TOKEN: $PAT" -d runner_type=instance_type -d description=dap-verify \
@@ -451,9 +522,15 @@ if want gitlab || want gitlab-runner; then
       "curl -fsS -H 'PRIVATE-TOKEN: $PAT' http://127.0.0.1:$G/api/v4/runners/all | python3 -c 'import json,sys; l=json.load(sys.stdin); assert any(r[\"id\"]==$RID and r[\"description\"]==\"dap-verify\" and r[\"tag_list\"]==[\"docker\",\"dap\"] for r in l), l'"
     check "gitlab-standin: POST /api/v4/jobs/request -> 204" bash -c \
       "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{\"token\":\"$RTOK\"}' http://127.0.0.1:$G/api/v4/jobs/request)\" = 204 ]"
+    # initial_root_password is a first-boot setting: a changed file must not apply at the next start.
+    docker exec "$(cname gitlab)" sh -c 'printf "%s\n" "$1" > "$2"' sh "$GPW3" "$GPWFILE"
     docker restart "$(cname gitlab)" >/dev/null
     wait_for 30 dx gitlab /opt/gitlab/bin/gitlab-healthcheck
     G=$(port gitlab 80)
+    check "gitlab-standin: after a restart the password set by the runner still signs in" \
+      gl_signin_ok "http://127.0.0.1:$G/" root "$GPW2"
+    check "gitlab-standin: after a restart initial_root_password is not applied again" \
+      gl_signin_refused root "$GPW3"
     check "gitlab-standin: PAT and runner survive a restart (state in /var/opt/gitlab)" bash -c \
       "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -X POST -d token=$RTOK http://127.0.0.1:$G/api/v4/runners/verify)\" = 200 ] && curl -fsS -H 'PRIVATE-TOKEN: $PAT' http://127.0.0.1:$G/api/v4/runners/all >/dev/null"
     check "gitlab-standin: DELETE /api/v4/runners/:id -> 204, then verify -> 403" bash -c \
@@ -518,6 +595,37 @@ if want portainer; then
       "curl -fsS -X POST -H 'Content-Type: application/json' -d '{\"Username\":\"admin\",\"Password\":\"$PPW\"}' http://127.0.0.1:$PP/api/auth | grep -q jwt"
     check "portainer-standin: wrong password -> 422" bash -c \
       "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{\"Username\":\"admin\",\"Password\":\"x\"}' http://127.0.0.1:$PP/api/auth)\" = 422 ]"
+    pt_auth() {  # pt_auth PASSWORD: status of POST /api/auth as admin (200 also needs a jwt)
+      local code; code=$(curl -s -o "$TMP/pt.body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+        -d "{\"Username\":\"admin\",\"Password\":\"$1\"}" "http://127.0.0.1:$PP/api/auth")
+      if [ "$code" = 200 ] && ! grep -q '"jwt": *"[^"]\+"' "$TMP/pt.body"; then code=200-without-jwt; fi
+      echo "$code"
+    }
+    pt_auth_is() { local got; got=$(pt_auth "$2"); echo "POST /api/auth -> $got (want $1)"; [ "$got" = "$1" ]; }
+    pt_restart() {
+      docker restart "$(cname portainer)" >/dev/null
+      wait_for 30 dx portainer /standin-healthcheck; PP=$(port portainer 9000)
+    }
+    check "portainer-standin: state in /data/portainer.db (0600), no portainer-standin.json, no plain password" \
+      bash -c "docker exec $(cname portainer) sh -c '[ -s /data/portainer.db ] && [ ! -e /data/portainer-standin.json ] && [ \"\$(stat -c %a /data/portainer.db)\" = 600 ]' && ! docker exec $(cname portainer) grep -qF -- '$PPW' /data/portainer.db"
+    # A changed password file does nothing while the admin exists; a state file of stand-in 1.0.0 is migrated.
+    PPW2=ppw2-$RANDOM$RANDOM; printf '%s\n' "$PPW2" > "$TMP/portainer/admin_password"
+    dx portainer mv /data/portainer.db /data/portainer-standin.json
+    pt_restart
+    check "portainer-standin: an old portainer-standin.json is renamed to portainer.db at start" \
+      dx portainer sh -c '[ -s /data/portainer.db ] && [ ! -e /data/portainer-standin.json ]'
+    check "portainer-standin: after that restart the admin keeps its password (auth -> 200 jwt)" \
+      pt_auth_is 200 "$PPW"
+    check "portainer-standin: --admin-password-file is not applied again while the admin exists" \
+      pt_auth_is 422 "$PPW2"
+    # The recovery procedure: move portainer.db aside and restart.
+    dx portainer mv /data/portainer.db /data/portainer.db.aside
+    pt_restart
+    check "portainer-standin: portainer.db moved aside + restart -> the new --admin-password-file value logs in (200 jwt)" \
+      pt_auth_is 200 "$PPW2"
+    check "portainer-standin: ... and the old password is refused (422)" \
+      pt_auth_is 422 "$PPW"
+    check "portainer-standin: ... with a new /data/portainer.db" dx portainer test -s /data/portainer.db
   else
     bad "portainer-standin: never healthy"; dlogs portainer
   fi

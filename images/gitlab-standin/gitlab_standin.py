@@ -5,7 +5,13 @@ GitLab CE is an Omnibus bundle (Ruby on Rails, Go services, PostgreSQL, Redis, .
 be built from Debian packages, PyPI or Go modules, so this small server answers the parts of
 GitLab that the platform's Pulumi program uses:
 
-  HTTP :80   GET  /-/health /-/readiness /-/liveness /help /users/sign_in (/ redirects there)
+  HTTP :80   GET  /-/health /-/readiness /-/liveness /help
+             GET  /users/sign_in    sign-in form: hidden `authenticity_token`, sets `_gitlab_session`
+             POST /users/sign_in    form user[login], user[password], authenticity_token (+ cookie):
+                                    bad/missing token -> 422; root + right password -> 302
+                                    Location: <X-Forwarded-Proto or http>://<Host>/;
+                                    otherwise 200 "Invalid login or password."
+             GET  /                 signed in: a page saying so; else 302 to /users/sign_in
              GET  /api/v4/version, /api/v4/user                           (PAT)
              POST /api/v4/user/runners     runner_type, description, tag_list, run_untagged, ...
                                            (PAT) -> 201 {"id", "token": "glrt-...", "token_expires_at": null}
@@ -16,10 +22,22 @@ GitLab that the platform's Pulumi program uses:
              POST /api/v4/jobs/request     token -> 204 (no jobs, ever), 403 for unknown tokens
   HTTP :5050 GET  /v2/ -> 401 with Docker-Distribution-API-Version: registry/2.0 (registry stub)
 
+Root password, as in GitLab: on first boot (no root password in the state yet) `python3
+gitlab_standin.py init-root-password` (run by /assets/wrapper as root, before it drops to `git`)
+reads `gitlab_rails['initial_root_password']` from /etc/gitlab/gitlab.rb and GITLAB_OMNIBUS_CONFIG
+(`from_file('...')` is followed): either `File.read('<path>')[.strip]` or a quoted literal; else
+the GITLAB_ROOT_PASSWORD variable. Only a salted PBKDF2-SHA256 hash is stored. Later changes go
+through `gitlab-rails runner` (`u.password = ...; u.save!`, see gitlab_rails.py); the initial
+password is never applied again.
+
 Personal access tokens are created with `gitlab-rails runner '<ruby>'` (see gitlab-rails), which
 prints a new `glpat-...` token. State lives in /var/opt/gitlab/standin/state.json.
 """
+import base64
 import fcntl
+import hashlib
+import hmac
+import html
 import json
 import os
 import re
@@ -88,6 +106,159 @@ def new_pat(token=None, name="dap", scopes=None, revoke_same_name=False):
     return token
 
 
+# ---- root password (GitLab's user `root`)
+PBKDF2_ITERATIONS = 200_000
+MIN_PASSWORD_LENGTH = 8  # GitLab's default password_minimum_length
+ROOT_EMAIL = "admin@example.com"  # what GitLab's seed gives root
+
+
+def hash_password(password, salt=None, iterations=PBKDF2_ITERATIONS):
+    salt = salt or secrets.token_hex(16)
+    dk = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), int(iterations))
+    return f"pbkdf2_sha256${int(iterations)}${salt}${dk.hex()}"
+
+
+def check_password(password, stored):
+    if not stored or password is None:
+        return False
+    try:
+        algo, iterations, salt, _ = stored.split("$", 3)
+    except ValueError:
+        return False
+    if algo != "pbkdf2_sha256":
+        return False
+    return hmac.compare_digest(hash_password(password, salt, iterations), stored)
+
+
+def password_problem(password):
+    """GitLab's validation message for an unacceptable password, or None."""
+    if not password:
+        return "Password can't be blank"
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Password is too short (minimum is {MIN_PASSWORD_LENGTH} characters)"
+    return None
+
+
+def set_root_password(password, only_if_unset=False):
+    """Store the hash of root's password. Returns False when only_if_unset and one is already set."""
+    digest = hash_password(password)
+
+    def upd(d):
+        root = d.setdefault("root", {})
+        if only_if_unset and root.get("password"):
+            return False
+        root["password"] = digest
+        root["password_changed_at"] = now_iso()
+        root["password_automatically_set"] = False
+        return True
+    return STATE.transact(upd)
+
+
+def root_password_hash():
+    return STATE.transact(lambda d: (d.get("root") or {}).get("password"))
+
+
+def ruby_file_read(path, strip):
+    """Ruby's File.read(path), with .strip when asked (Ruby's strip: whitespace and NULs). OSError on failure."""
+    with open(path, encoding="utf-8") as f:
+        value = f.read()
+    return value.strip(" \t\n\v\f\r\0") if strip else value
+
+
+# `gitlab_rails['initial_root_password'] = File.read('/run/secrets/x').strip` or `= 'literal'`
+_INITIAL_PW = re.compile(
+    r"""(?:^|;)[ \t]*gitlab_rails\[\s*['"]initial_root_password['"]\s*\]\s*=\s*"""
+    r"""(?:File\.read\(\s*(?P<q>['"])(?P<path>[^'"]+)(?P=q)\s*\)(?P<strip>\.strip)?"""
+    r"""|(?P<lq>['"])(?P<lit>(?:\\.|(?!(?P=lq)).)*)(?P=lq))""", re.M)
+_FROM_FILE = re.compile(r"""from_file\(\s*(['"])([^'"]+)\1\s*\)""")
+
+
+def omnibus_config_texts():
+    """/etc/gitlab/gitlab.rb, then GITLAB_OMNIBUS_CONFIG (later wins, as in Omnibus), with
+    `from_file('...')` replaced by the file's content."""
+    texts = []
+
+    def add(text, depth=0):
+        for m in _FROM_FILE.finditer(text):
+            if depth < 3:
+                try:
+                    with open(m.group(2), encoding="utf-8") as f:
+                        add(f.read(), depth + 1)
+                except OSError as e:
+                    print(f"gitlab-standin: from_file('{m.group(2)}'): {e}", file=sys.stderr)
+        texts.append(_FROM_FILE.sub("", text))
+    try:
+        with open(os.environ.get("GITLAB_STANDIN_GITLAB_RB", "/etc/gitlab/gitlab.rb"), encoding="utf-8") as f:
+            add(f.read())
+    except OSError:
+        pass
+    add(os.environ.get("GITLAB_OMNIBUS_CONFIG", ""))
+    return texts
+
+
+def initial_root_password():
+    """(password, source) from the Omnibus config or GITLAB_ROOT_PASSWORD; (None, reason) if none."""
+    found = None
+    for text in omnibus_config_texts():
+        for m in _INITIAL_PW.finditer(text):
+            found = m
+    if found and found.group("path"):
+        path = found.group("path")
+        try:
+            return ruby_file_read(path, bool(found.group("strip"))), f"File.read('{path}')"
+        except OSError as e:
+            return None, f"cannot read {path}: {e.strerror}"
+    if found:
+        return re.sub(r"\\(.)", r"\1", found.group("lit")), "gitlab.rb literal"
+    if os.environ.get("GITLAB_ROOT_PASSWORD"):
+        return os.environ["GITLAB_ROOT_PASSWORD"], "GITLAB_ROOT_PASSWORD"
+    return None, "no gitlab_rails['initial_root_password'] and no GITLAB_ROOT_PASSWORD"
+
+
+def drop_to_git():
+    """When root: become `git` (what owns the state) after the root-only files have been read."""
+    if os.geteuid() != 0:
+        return
+    import pwd
+    try:
+        pw = pwd.getpwnam("git")
+    except KeyError:
+        return
+    os.initgroups("git", pw.pw_gid)
+    os.setgid(pw.pw_gid)
+    os.setuid(pw.pw_uid)
+
+
+def init_root_password():
+    """First boot: set root's password from the configured initial password if none is set yet."""
+    if root_password_hash_unlocked():
+        print("gitlab-standin: root password already set; initial_root_password not applied again")
+        return 0
+    password, source = initial_root_password()   # read while still root (the secret is 0400 root)
+    drop_to_git()
+    if password is None:
+        print(f"gitlab-standin: WARNING: root has no password ({source}); nobody can sign in "
+              "until `gitlab-rails runner` sets one", file=sys.stderr)
+        return 0
+    problem = password_problem(password)
+    if problem:
+        print(f"gitlab-standin: WARNING: initial root password rejected: {problem}; root has no "
+              "password", file=sys.stderr)
+        return 0
+    if set_root_password(password, only_if_unset=True):
+        print(f"gitlab-standin: root password set from {source} (first boot; stored as a PBKDF2 hash)")
+    return 0
+
+
+def root_password_hash_unlocked():
+    """Peek at the state without creating files (callable as root before dropping privileges)."""
+    try:
+        with open(STATE_FILE, encoding="utf-8") as f:
+            return (json.load(f).get("root") or {}).get("password")
+    except (OSError, ValueError):
+        return None
+
+
 def runner_public(r, details=False):
     out = {
         "id": r["id"], "description": r.get("description", ""), "active": not r.get("paused", False),
@@ -124,19 +295,74 @@ def as_list(v):
 
 
 SIGN_IN_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign in · GitLab (stand-in)</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in · GitLab (stand-in)</title>
+<meta name="csrf-param" content="authenticity_token">
+<meta name="csrf-token" content="{token}"></head>
 <body>
 <h1>GitLab stand-in</h1>
 <p>This is <strong>dap-offline/gitlab-standin</strong>, a small stand-in for GitLab used where the
-real GitLab image cannot be built. It serves the health, runner and registry endpoints the
+real GitLab image cannot be built. It serves the health, sign-in, runner and registry endpoints the
 platform uses; there is no web UI, no repositories and no CI jobs.</p>
-<form action="/users/sign_in" method="post" data-testid="sign-in-form">
-<label for="user_login">Username or primary email</label> <input id="user_login" name="user[login]">
-<label for="user_password">Password</label> <input id="user_password" name="user[password]" type="password">
-<button type="submit" disabled>Sign in</button>
+{flash}<form class="new_user" id="new_user" action="/users/sign_in" accept-charset="UTF-8" method="post" data-testid="sign-in-form">
+<input type="hidden" name="authenticity_token" value="{token}" autocomplete="off">
+<label for="user_login">Username or primary email</label> <input id="user_login" name="user[login]" value="{login}" autocomplete="username">
+<label for="user_password">Password</label> <input id="user_password" name="user[password]" type="password" autocomplete="current-password">
+<input name="user[remember_me]" type="hidden" value="0">
+<button type="submit" name="button" data-testid="sign-in-button">Sign in</button>
 </form>
 </body></html>
 """
+
+FLASH_ALERT = '<div class="flash-alert" data-testid="alert-danger">{}</div>\n'
+
+SIGNED_IN_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>GitLab (stand-in)</title></head>
+<body><h1>GitLab stand-in</h1><p>Signed in as <strong>{user}</strong>. This is a stand-in for GitLab:
+there is no web UI, no repositories and no CI jobs.</p></body></html>
+"""
+
+SESSION_COOKIE = "_gitlab_session"
+
+
+def session_secret():
+    """The key that signs session cookies and CSRF tokens (GitLab's secret_key_base); in the state."""
+    def get(d):
+        if not d.get("session_secret"):
+            d["session_secret"] = secrets.token_hex(32)
+        return d["session_secret"]
+    return STATE.transact(get)
+
+
+def _mac(*parts):
+    return base64.urlsafe_b64encode(hmac.new(session_secret().encode(), "\0".join(parts).encode(),
+                                             hashlib.sha256).digest()).rstrip(b"=").decode()
+
+
+def csrf_token(sid):
+    """The authenticity_token bound to session `sid` (stateless: an HMAC of it)."""
+    return _mac("csrf", sid)
+
+
+def session_cookie(user=None):
+    """A new session id; signed-in sessions carry the user and are bound to its password hash
+    (a password change ends them)."""
+    sid = secrets.token_hex(16)
+    if user is None:
+        return sid
+    return f"{sid}.{user}.{_mac('user', sid, user, root_password_hash() or '')}"
+
+
+def session_user(cookie):
+    parts = (cookie or "").split(".")
+    if len(parts) == 3 and parts[1] == "root" and \
+            hmac.compare_digest(parts[2], _mac("user", parts[0], parts[1], root_password_hash() or "")):
+        return parts[1]
+    return None
+
+
+def session_id(cookie):
+    sid = (cookie or "").split(".")[0]
+    return sid if re.fullmatch(r"[0-9a-f]{32}", sid) else None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -186,6 +412,57 @@ class Handler(BaseHTTPRequestHandler):
                         q[k] = v[-1]
         return q
 
+    def cookie(self, name):
+        from http.cookies import CookieError, SimpleCookie
+        jar = SimpleCookie()
+        try:
+            jar.load(self.headers.get("Cookie") or "")
+        except CookieError:
+            return None
+        return jar[name].value if name in jar else None
+
+    def set_session_headers(self, value):
+        proto = self.scheme()
+        return {"Set-Cookie": f"{SESSION_COOKIE}={value}; path=/; HttpOnly; SameSite=Lax"
+                              + ("; secure" if proto == "https" else ""),
+                "Cache-Control": "no-store"}
+
+    def scheme(self):
+        proto = (self.headers.get("X-Forwarded-Proto") or "").split(",")[0].strip().lower()
+        return proto if proto in ("http", "https") else "http"
+
+    def sign_in_page(self, code, sid, new_session, flash="", login=""):
+        body = SIGN_IN_PAGE.format(token=csrf_token(sid), login=html.escape(login, quote=True),
+                                   flash=FLASH_ALERT.format(html.escape(flash)) if flash else "")
+        return self.send(code, body, "text/html; charset=utf-8",
+                         self.set_session_headers(sid) if new_session else {"Cache-Control": "no-store"})
+
+    def get_sign_in(self):
+        sid = session_id(self.cookie(SESSION_COOKIE))
+        if sid and session_user(self.cookie(SESSION_COOKIE)):
+            return self.send(302, "", "text/html", {"Location": "/"})
+        return self.sign_in_page(200, sid or session_cookie(), sid is None)
+
+    def post_sign_in(self):
+        """Devise's sign-in: CSRF token bound to the session cookie, then login + password."""
+        p = self.params()
+        cookie = self.cookie(SESSION_COOKIE)
+        sid = session_id(cookie)
+        token = p.get("authenticity_token")
+        if not sid or not isinstance(token, str) or not hmac.compare_digest(token, csrf_token(sid)):
+            return self.send(422, "<!DOCTYPE html><html><head><title>The change you requested was "
+                             "rejected (422)</title></head><body><h2>The change you requested was "
+                             "rejected.</h2><p>Invalid authenticity token (GitLab stand-in).</p>"
+                             "</body></html>", "text/html; charset=utf-8")
+        login = p.get("user[login]") if isinstance(p.get("user[login]"), str) else ""
+        password = p.get("user[password]") if isinstance(p.get("user[password]"), str) else ""
+        if login.strip().lower() in ("root", ROOT_EMAIL) and check_password(password, root_password_hash()):
+            host = (self.headers.get("Host") or "localhost").strip()
+            headers = self.set_session_headers(session_cookie("root"))
+            headers["Location"] = f"{self.scheme()}://{host}/"
+            return self.send(302, "", "text/html; charset=utf-8", headers)
+        return self.sign_in_page(200, sid, False, "Invalid login or password.", login)
+
     def pat(self):
         tok = self.headers.get("PRIVATE-TOKEN")
         auth = self.headers.get("Authorization") or ""
@@ -213,9 +490,12 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/-/liveness":
             return self.send(200, {"status": "ok"})
         if path == "/":
+            user = session_user(self.cookie(SESSION_COOKIE))
+            if user:
+                return self.send(200, SIGNED_IN_PAGE.format(user=user), "text/html; charset=utf-8")
             return self.send(302, "", "text/html", {"Location": "/users/sign_in"})
         if path in ("/users/sign_in", "/help"):
-            return self.send(200, SIGN_IN_PAGE, "text/html; charset=utf-8")
+            return self.get_sign_in()
         if path.startswith("/api/v4/"):
             return self.api("GET", path[len("/api/v4"):])
         return self.send(404, {"message": "404 Not Found"})
@@ -225,8 +505,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.registry()
         path = urlparse(self.path).path.rstrip("/")
         if path == "/users/sign_in":
-            self.params()
-            return self.send(422, SIGN_IN_PAGE, "text/html; charset=utf-8")
+            return self.post_sign_in()
         if path.startswith("/api/v4/"):
             return self.api("POST", path[len("/api/v4"):])
         return self.send(404, {"message": "404 Not Found"})
@@ -376,4 +655,6 @@ def serve():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["init-root-password"]:
+        sys.exit(init_root_password())
     serve()

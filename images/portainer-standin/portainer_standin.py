@@ -18,6 +18,14 @@ start with that password), --admin-password HASH (accepted; only non-bcrypt plai
 checked), --bind ADDR (default :9000), --data DIR (default /data), -H/--host URL; other flags
 such as --http-enabled, --bind-https, --tunnel-port, --tlsskipverify, --log-level are accepted
 and ignored.
+
+State: <data dir>/portainer.db, the file name the real Portainer uses for its BoltDB (here it is
+JSON, mode 0600: instance id, JWT key, admin user with a salted PBKDF2 hash). As with the real
+Portainer, --admin-password-file only applies while no admin exists, so the same recovery works
+for both: move portainer.db aside and restart, and the server initialises again from
+--admin-password-file. A state file of stand-in 1.0.0 (portainer-standin.json) is renamed to
+portainer.db at start when no portainer.db exists. A portainer.db that is not stand-in JSON (a
+real Portainer database) is left untouched and the server refuses to start.
 """
 import base64
 import hashlib
@@ -82,17 +90,38 @@ def pw_check(password, stored):
 
 
 class Store:
+    FILE = "portainer.db"               # the real Portainer's BoltDB file name
+    OLD_FILE = "portainer-standin.json"  # stand-in 1.0.0
+
     def __init__(self, data_dir):
         self.dir = data_dir
         os.makedirs(self.dir, exist_ok=True)
-        self.file = os.path.join(self.dir, "portainer-standin.json")
+        self.file = os.path.join(self.dir, self.FILE)
+        old = os.path.join(self.dir, self.OLD_FILE)
+        if os.path.exists(old):
+            if os.path.exists(self.file):
+                print(f"note: both {self.FILE} and {self.OLD_FILE} exist in {self.dir}; using "
+                      f"{self.FILE}, {self.OLD_FILE} is ignored", flush=True)
+            else:
+                os.replace(old, self.file)
+                print(f"migrated {old} -> {self.file}", flush=True)
         try:
-            with open(self.file, encoding="utf-8") as f:
-                self.d = json.load(f)
+            with open(self.file, "rb") as f:
+                raw = f.read()
         except FileNotFoundError:
             self.d = {"instance_id": str(uuid.uuid4()), "admin": None,
                       "jwt_key": secrets.token_hex(32)}
             self.save()
+            print(f"initialised a new {self.file}", flush=True)
+            return
+        try:
+            self.d = json.loads(raw.decode("utf-8"))
+            if not isinstance(self.d, dict) or "jwt_key" not in self.d:
+                raise ValueError("not a stand-in state")
+        except ValueError:
+            raise SystemExit(f"portainer-standin: {self.file} is not a stand-in state file (a real "
+                             f"Portainer BoltDB?); it is left untouched. Move it aside and restart "
+                             f"to initialise again from --admin-password-file.")
 
     def save(self):
         tmp = self.file + ".tmp"
