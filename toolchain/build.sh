@@ -59,10 +59,17 @@ log "toolchain:  $TC"
 log "GOMODCACHE: $GOMODCACHE"
 log "GOCACHE:    $GOCACHE"
 log "$(go version)"
-[ -f "$UPSTREAM_SRC/SHA256SUMS" ] || { log "no source bundles at $UPSTREAM_SRC (set DAP_UPSTREAM_SRC)"; exit 1; }
-UPSTREAM_SRC="$(cd "$UPSTREAM_SRC" && pwd)"
-(cd "$UPSTREAM_SRC" && sha256sum -c --quiet SHA256SUMS) || { log "checksum mismatch in $UPSTREAM_SRC/SHA256SUMS"; exit 1; }
-log "sources:    $UPSTREAM_SRC (SHA256SUMS ok)"
+
+# The bundles are read only when a component must be built (a warm run needs none of them): checked once then.
+SOURCES_OK=0
+check_sources() {
+  [ "$SOURCES_OK" = 1 ] && return 0
+  [ -f "$UPSTREAM_SRC/SHA256SUMS" ] || { log "no source bundles at $UPSTREAM_SRC (set DAP_UPSTREAM_SRC)"; return 1; }
+  UPSTREAM_SRC="$(cd "$UPSTREAM_SRC" && pwd)"
+  (cd "$UPSTREAM_SRC" && sha256sum -c --quiet SHA256SUMS) || { log "checksum mismatch in $UPSTREAM_SRC/SHA256SUMS"; return 1; }
+  log "sources:    $UPSTREAM_SRC (SHA256SUMS ok)"
+  SOURCES_OK=1
+}
 
 # ---------------------------------------------------------------------------------------------------------
 # helpers
@@ -154,9 +161,9 @@ build_pulumi() {
 # the proxy (-mod=mod: the release go.sum files plus the checksum database). The bundles are build inputs
 # only: they are unpacked into .work/ and never copied into the checkout.
 bundle() { # NAME BUNDLE: unpack $UPSTREAM_SRC/BUNDLE.tar.gz into $WORK/NAME
+  check_sources || return 1
   rm -rf "${WORK:?}/$1" && mkdir -p "$WORK/$1" && tar -xzf "$UPSTREAM_SRC/$2.tar.gz" -C "$WORK/$1"
 }
-bundle_sum() { sed -n "s/^\([0-9a-f]*\)  $1.tar.gz\$/\1/p" "$UPSTREAM_SRC/SHA256SUMS" | cut -c1-16; }
 # pulumi-terraform-bridge imports pulumi-yaml and pulumi-language-dotnet at versions the proxy refuses.
 bridge_replaces() {
   [ -d "$WORK/bridge" ] || bundle bridge pulumi-bridge-imports
@@ -165,7 +172,7 @@ bridge_replaces() {
 }
 
 LANGHOST_BUNDLE="pulumi-language-python-$PULUMI_VERSION"
-LANGHOST_STAMP() { echo "$PULUMI_VERSION $LANGHOST_BUNDLE $(bundle_sum "$LANGHOST_BUNDLE") r$TOOLCHAIN_RECIPE_REV"; }
+LANGHOST_STAMP() { echo "$PULUMI_VERSION $LANGHOST_BUNDLE r$TOOLCHAIN_RECIPE_REV"; }
 check_language_python() {
   [ -x "$BIN/pulumi-language-python" ] && [ -f "$BIN/pulumi-language-python-exec" ] &&
     [ "$("$BIN/pulumi-language-python" -version 2>/dev/null)" = "v$PULUMI_VERSION" ] &&
@@ -191,8 +198,8 @@ build_language_python() {
 # Resource providers. At build time the staged binary must answer its version: `pulumi package get-schema`
 # runs it and the schema's "version" must equal the wanted one. Warm runs check, without running it, that
 # the cached binary is the provider's main package (go version -m), carries the stamp written after that
-# check (version + bundle checksum + recipe), and is the copy registered in pulumi-home.
-provider_stamp() { echo "$2 pulumi-$1-$2 $(bundle_sum "pulumi-$1-$2") r$TOOLCHAIN_RECIPE_REV"; }
+# check (version, bundle, recipe), and is the copy registered in pulumi-home.
+provider_stamp() { echo "$2 pulumi-$1-$2 r$TOOLCHAIN_RECIPE_REV"; }
 provider_ok() { # NAME VERSION MODULE
   local b="$BIN/pulumi-resource-$1" info
   [ -x "$b" ] || return 1
