@@ -68,11 +68,13 @@ def bench_deployment(repeat: int) -> None:
     import tempfile
     import uuid
 
+    import floor
+
     from tests.integration.client import docker
     from tests.integration.conftest import ci_config, copy_project, make_stack, toolchain_env, write_stack_config
 
     env = toolchain_env()
-    figures: dict[str, list[float]] = {k: [] for k in ("cold", "noop", "preview", "add", "remove", "destroy")}
+    figures: dict[str, list[float]] = {k: [] for k in ("cold", "noop", "preview", "add", "remove", "destroy", "floor")}
     counts: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as backend, tempfile.TemporaryDirectory() as work:
         env["PULUMI_BACKEND_URL"] = f"file://{backend}"
@@ -100,13 +102,22 @@ def bench_deployment(repeat: int) -> None:
                 counts["add"] = str(add.summary.resource_changes.get("create", ""))
                 write_stack_config(project, stack.name, ci_config())
                 timed("remove", stack.up)
+                deployment = stack.export_stack().deployment  # inputs with secrets in plain text, for the floor
                 timed("destroy", stack.destroy)
                 vols = docker("volume", "ls", "-q", "--filter", f"name=^{prefix}-").split()
                 if vols:
                     docker("volume", "rm", *vols)
+            # The floor: the same graph replayed with the docker CLI, polled every 0.5 s (scripts/floor.py).
+            for _ in range(repeat):
+                try:
+                    figures["floor"].append(floor.replay(deployment))
+                finally:
+                    floor.teardown(deployment)
         finally:
             stack.workspace.remove_stack(stack.name, force=True)
     row("cold `up` of the ci stack (images present, no volumes)", figures["cold"], counts.get("cold", ""))
+    row("floor: the same containers and steps with `docker` (scripts/floor.py)", figures["floor"])
+    print(f"| ratio cold `up` / floor (medians) | | {statistics.median(figures['cold']) / statistics.median(figures['floor']):.2f} | | | |")
     row("no-op `up` (0 changes)", figures["noop"])
     row("`preview` (0 changes)", figures["preview"])
     row("`up` runnerCount 1 -> 2", figures["add"], counts.get("add", ""))
