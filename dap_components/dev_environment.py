@@ -58,6 +58,7 @@ class DevEnvironmentArgs:
     ssh_host: str  # the name users connect to
     mlflow_password: pulumi.Output[str]  # secret
     ca_pem: pulumi.Output[str]
+    docker_host: str  # where it runs (its readiness is polled through the docker CLI)
     extra_hosts: Sequence[tuple[str, str]] = field(default_factory=tuple)
 
 
@@ -114,6 +115,7 @@ class DevEnvironment(pulumi.ComponentResource):
                 cpus=env.cpus,
             ),
             child,
+            docker_host=args.docker_host,
         )
         port = ssh_port(env.name)
         self.ssh_command = pulumi.Output.from_input(f"ssh -p {port} {USER}@{args.ssh_host}")

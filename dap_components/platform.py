@@ -94,6 +94,7 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
                 http_routes=http_routes,
                 stream_routes=stream_routes,
                 pki=pki,
+                docker_host=ref.docker_host,
                 publish_address="0.0.0.0",  # reached from other machines, as the service host's proxy is
                 https_port=cfg.service_host.https_port,  # the same URLs on every host
                 http_port=cfg.service_host.http_port,
@@ -109,7 +110,7 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
         admin_token=service.gitlab.admin_token.result,
         token_ready=service.gitlab.token_ready,
         ca_pem=pki.public_ca_pem,
-        route=service.proxy,
+        route=service.proxy.ready,
     )
     runners = []
     for i in range(cfg.runner_count):
@@ -147,6 +148,7 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
                 ssh_host=dev.jupyter_hostname(env, cfg.domain),
                 mlflow_password=mlflow_password,
                 ca_pem=pki.public_ca_pem,
+                docker_host=ref.docker_host,
                 extra_hosts=() if local else platform_hosts,
             ),
             opts=pulumi.ResourceOptions(providers=[providers[ref.docker_host]]),

@@ -8,7 +8,7 @@ from typing import Optional, Sequence, Union
 import pulumi
 import pulumi_docker as docker
 
-from .containers import ContainerSpec, NetworkAttachment, Upload, make_container, pinned_image
+from .containers import ContainerSpec, NetworkAttachment, Started, Upload, make_container, pinned_image
 from .pki import CertBundle, StackPki
 from .render import nginx
 from .routes import HttpRoute, StreamRoute
@@ -66,10 +66,11 @@ class ProxySpec:
     https_port: int
     http_port: int
     htpasswd: dict[str, pulumi.Input[str]]  # file name under nginx.HTPASSWD_DIR -> content (secret)
+    docker_host: str  # where it runs (its readiness is polled through the docker CLI)
     memory_mb: int = 256
 
 
-def proxy_container(name: str, spec: ProxySpec, opts: pulumi.ResourceOptions):
+def proxy_container(name: str, spec: ProxySpec, opts: pulumi.ResourceOptions) -> Started:
     """The nginx container: the only container of a host that publishes ports."""
     http_routes = [r.route for r in spec.routes if isinstance(r.route, HttpRoute)]
     stream_routes = [r.route for r in spec.routes if isinstance(r.route, StreamRoute)]
@@ -98,6 +99,7 @@ def proxy_container(name: str, spec: ProxySpec, opts: pulumi.ResourceOptions):
             capabilities=["CHOWN", "SETGID", "SETUID"],  # master as root, workers as nginx
         ),
         opts,
+        docker_host=spec.docker_host,
     )
 
 
@@ -108,6 +110,7 @@ class HostProxyArgs:
     http_routes: Sequence[HttpRoute]
     stream_routes: Sequence[StreamRoute]
     pki: StackPki  # issues the proxy certificate
+    docker_host: str
     publish_address: str
     https_port: int
     http_port: int
@@ -138,6 +141,7 @@ class HostProxy(pulumi.ComponentResource):
                 https_port=args.https_port,
                 http_port=args.http_port,
                 htpasswd={},
+                docker_host=args.docker_host,
                 memory_mb=args.memory_mb,
             ),
             child,

@@ -142,10 +142,11 @@ class RunnerHost(pulumi.ComponentResource):
                 networks=[NetworkAttachment(network)],
                 hosts=list(args.extra_hosts),
                 healthcheck=["CMD", "gitlab-runner", "verify", "--config", f"{CONFIG_DIR}/config.toml"],
-                health_interval=10,
+                health_interval=30,  # `gitlab-runner verify` calls GitLab
                 health_start_period=30,
                 memory_mb=cfg.memory_mb.gitlab_runner,
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[args.gitlab.route]),
+            docker_host=args.docker_host,
         )
         self.register_outputs({"runnerName": self.runner_name, "dockerHost": args.docker_host})

@@ -111,6 +111,7 @@ class ServiceHost(pulumi.ComponentResource):
                 https_port=cfg.service_host.https_port,
                 http_port=cfg.service_host.http_port,
                 htpasswd=htpasswd,
+                docker_host=cfg.service_host.docker_host,
                 memory_mb=cfg.memory_mb.proxy,
             ),
             child,

@@ -58,6 +58,20 @@ def toolchain_ready() -> bool:
     return subprocess.run([str(ROOT / "scripts" / "pulumi"), "version"], capture_output=True).returncode == 0
 
 
+def cpu_busy_seconds() -> float:
+    """CPU seconds spent by the whole machine so far (all cores, everything but idle and iowait)."""
+    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_platform_cpu(settle: float = 20, window: float = 60) -> float:
+    """Percent of one core the machine spends over ``window`` seconds with the platform deployed and unused."""
+    time.sleep(settle)
+    start, t0 = cpu_busy_seconds(), time.monotonic()
+    time.sleep(window)
+    return 100 * (cpu_busy_seconds() - start) / (time.monotonic() - t0)
+
+
 def row(label: str, times: list[float], resources: str = "") -> None:
     print(f"| {label} | {resources} | {statistics.median(times):.2f} s | {min(times):.2f} s | {max(times):.2f} s | {len(times)} |")
 
@@ -94,6 +108,8 @@ def bench_deployment(repeat: int) -> None:
                 write_stack_config(project, stack.name, ci_config())
                 up = timed("cold", stack.up)
                 counts["cold"] = str(up.summary.resource_changes.get("create", ""))
+                if not figures.get("idle"):
+                    figures.setdefault("idle", []).append(idle_platform_cpu())
                 noop = timed("noop", stack.up)
                 assert set(noop.summary.resource_changes) == {"same"}, noop.summary.resource_changes
                 timed("preview", stack.preview)
@@ -118,6 +134,7 @@ def bench_deployment(repeat: int) -> None:
     row("cold `up` of the ci stack (images present, no volumes)", figures["cold"], counts.get("cold", ""))
     row("floor: the same containers and steps with `docker` (scripts/floor.py)", figures["floor"])
     print(f"| ratio cold `up` / floor (medians) | | {statistics.median(figures['cold']) / statistics.median(figures['floor']):.2f} | | | |")
+    print(f"| CPU of the idle platform over 60 s (machine total, % of one core) | | {figures['idle'][0]:.1f} % | | | 1 |")
     row("no-op `up` (0 changes)", figures["noop"])
     row("`preview` (0 changes)", figures["preview"])
     row("`up` runnerCount 1 -> 2", figures["add"], counts.get("add", ""))

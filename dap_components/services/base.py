@@ -10,6 +10,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from ..config import PlatformConfig
+from ..containers import Started
 from ..pki import StackPki
 from ..routes import HttpRoute, StreamRoute, public_url
 
@@ -66,13 +67,17 @@ class HostContext:
             opts=self.opts,
         )
 
+    def after(self, *resources: pulumi.Resource) -> pulumi.ResourceOptions:
+        """Children options that also wait for ``resources`` (e.g. a container's readiness)."""
+        return pulumi.ResourceOptions.merge(self.opts, pulumi.ResourceOptions(depends_on=list(resources)))
+
     def network_name(self, purpose: str) -> pulumi.Output[str]:
         return self.networks[purpose].name
 
 
 @dataclass
 class ServiceResult:
-    container: Optional[docker.Container]
+    container: Optional[Started]
     # What dependents wait for: the container (healthy) or, where a step must run first (credentials
     # reconciled, bucket made), that step.
     ready: Optional[pulumi.Resource] = None

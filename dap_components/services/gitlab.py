@@ -53,7 +53,7 @@ class GitLab:
                 ],
                 networks=[NetworkAttachment(ctx.network_name("web"), [ALIAS])],
                 healthcheck=["CMD", "/opt/gitlab/bin/gitlab-healthcheck", "--fail", "--max-time", "10"],
-                health_interval=10,
+                health_interval=30,
                 health_start_period=600,
                 health_retries=10,
                 wait_timeout=1500,
@@ -61,6 +61,7 @@ class GitLab:
                 memory_mb=ctx.cfg.memory_mb.gitlab,
             ),
             ctx.opts,
+            docker_host=ctx.docker_host,
         )
         # One admin personal access token (value generated here, set inside GitLab) for the API calls
         # that register runners. Reruns when the GitLab container is replaced.
@@ -71,7 +72,7 @@ class GitLab:
             script=f"gitlab-rails runner \"{BOOTSTRAP_RUBY}\"",
             stdin=self.admin_token.result,
             triggers=[self.container.id],
-            opts=ctx.opts,
+            opts=ctx.after(self.container.ready),
         )
         self.service = ServiceResult(
             container=self.container,

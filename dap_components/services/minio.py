@@ -99,6 +99,7 @@ class MinioStore:
                 capabilities=[],
             ),
             ctx.opts,
+            docker_host=ctx.docker_host,
         )
         self.service = ServiceResult(
             container=self.container,
@@ -121,6 +122,6 @@ class MinioStore:
             script=provision_script(bucket),
             stdin=pulumi.Output.format("{0}\n{1}\n", key_id.result, key_secret.result),
             triggers=[self.container.id],
-            opts=ctx.opts,
+            opts=ctx.after(self.container.ready),
         )
         return BucketCredentials(bucket, key_id.result, key_secret.result, step)

@@ -15,18 +15,38 @@ PASSWORD_FILE = f"{SECRETS_DIR}/pgadmin_password"
 
 def reconcile_script(email: str) -> str:
     """pgAdmin reads PGADMIN_DEFAULT_PASSWORD(_FILE) only when it creates its database, so a kept volume would
-    keep an old password: set the login's password from the file with pgAdmin's own `setup.py update-user`,
-    its arguments given inside the Python process (never on a command line)."""
+    keep an old password. The step signs in with the file's password first (a new database already has it,
+    and pgAdmin's CLI takes seconds to load); when that is refused, it sets the login's password with pgAdmin's
+    own `setup.py update-user`, its arguments given inside the Python process (never on a command line)."""
     return f"""set -eu
 cd /pgadmin4
 /venv/bin/python3 - <<'PY'
-import runpy, sys
+import re, runpy, sys, urllib.error, urllib.parse, urllib.request
 password = open("{PASSWORD_FILE}").read().strip()
+
+class Keep(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args):
+        return None
+
+web = urllib.request.build_opener(Keep())
+page = web.open("http://127.0.0.1:80/login", timeout=30)
+# the session cookie is Secure (SESSION_COOKIE_SECURE), which a cookie jar would not send over plain http
+cookie = "; ".join(c.split(";", 1)[0] for c in page.headers.get_all("Set-Cookie") or [])
+token = re.search(r'"csrfToken": "([^"]+)"', page.read().decode()).group(1)
+form = urllib.parse.urlencode({{"email": "{email}", "password": password, "csrf_token": token}}).encode()
+login = urllib.request.Request("http://127.0.0.1:80/authenticate/login", data=form, headers={{"Cookie": cookie}})
+try:
+    location = web.open(login, timeout=30).headers.get("Location", "")
+except urllib.error.HTTPError as answer:
+    location = answer.headers.get("Location", "")
+if "/browser" in location:
+    print("pgadmin login {email} accepted")
+    sys.exit(0)
 sys.argv = ["setup.py", "update-user", "{email}", "--password", password, "--admin", "--no-console"]
 sys.path.insert(0, "/pgadmin4")
 runpy.run_path("/pgadmin4/setup.py", run_name="__main__")
+print("pgadmin login {email} reconciled")
 PY
-echo "pgadmin login {email} reconciled"
 """
 
 
@@ -82,6 +102,7 @@ def declare(ctx: HostContext, enable_psql: bool = False) -> ServiceResult:
             capabilities=["NET_BIND_SERVICE"],
         ),
         ctx.opts,
+        docker_host=ctx.docker_host,
     )
     reconcile = docker_exec(
         f"{ctx.name}-pgadmin-credentials",
@@ -90,7 +111,7 @@ def declare(ctx: HostContext, enable_psql: bool = False) -> ServiceResult:
         user="pgadmin",
         script=reconcile_script(email),
         triggers=[container.id],
-        opts=ctx.opts,
+        opts=ctx.after(container.ready),
     )
     return ServiceResult(
         container=container,

@@ -65,6 +65,7 @@ def declare(ctx: HostContext) -> ServiceResult:
             memory_mb=ctx.cfg.memory_mb.portainer,
         ),
         ctx.opts,
+        docker_host=ctx.docker_host,
     )
     tools = pinned_image(f"{ctx.name}-portainer-tools-image", ctx.cfg.images.nginx, ctx.opts)
     reconcile = docker_host_script(
@@ -75,7 +76,7 @@ def declare(ctx: HostContext) -> ServiceResult:
         ),
         stdin=pulumi.Output.concat(password.result, "\n"),
         triggers=[container.id],
-        opts=ctx.opts,
+        opts=ctx.after(container.ready),
     )
     return ServiceResult(
         container=container,

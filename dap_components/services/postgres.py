@@ -58,6 +58,7 @@ def declare(
             memory_mb=memory_mb,
         ),
         ctx.opts,
+        docker_host=ctx.docker_host,
     )
     # Every new container (first boot, destroy + up, a changed password): roles and databases made to
     # match the uploaded password files, whatever the retained data directory held before.
@@ -68,7 +69,7 @@ def declare(
         user="postgres",
         script=pg.render_reconcile_script(sorted(databases)),
         triggers=[container.id],
-        opts=ctx.opts,
+        opts=ctx.after(container.ready),
     )
     result = ServiceResult(
         container=container,

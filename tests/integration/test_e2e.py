@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from dap_components.containers import HEALTH_INTERVAL_MAX
+
 from .client import (
     LOOPBACK,
     PlatformClient,
@@ -113,9 +115,9 @@ def dep(project_dir, pulumi_env, tmp_path_factory):
 
 
 def test_01_cold_up_leaves_every_container_healthy(dep):
-    states = health(dep.prefix)
-    assert {n.removeprefix(dep.prefix + "-") for n in states} == ROLES
-    assert set(states.values()) == {"running/healthy"}, states
+    # `up` ends when every service answered its probe; the engine's own status follows at its next check
+    wait_healthy(dep.prefix, timeout=HEALTH_INTERVAL_MAX + 5)
+    assert {n.removeprefix(dep.prefix + "-") for n in health(dep.prefix)} == ROLES
 
 
 def test_02_preview_right_after_a_cold_up_plans_nothing(dep):
@@ -343,7 +345,7 @@ def test_30_adding_a_runner_touches_only_the_new_runner(dep):
     created = urns_by_op(events, "create")
     assert created and all("runner-2" in u for u in created), created
     assert set(changes(up.summary.resource_changes)) == {"create"}, up.summary.resource_changes
-    assert health(dep.prefix)[dep.name("runner-2")] == "running/healthy"
+    wait_healthy(dep.prefix, timeout=HEALTH_INTERVAL_MAX + 5)
     described = {r["description"] for r in gitlab_api(dep.name("gitlab"), "/runners/all", dep.memo["gitlab_token"])}
     assert described == {f"{dep.prefix}-runner-1", f"{dep.prefix}-runner-2"}
     dep.memo["runner2_urns"] = created
@@ -371,7 +373,7 @@ def test_70_destroy_then_up_finds_the_data_and_every_service_takes_the_new_crede
     assert up.summary.result == "succeeded"
     dep.use(up.outputs)
     c = dep.client
-    assert set(health(dep.prefix).values()) == {"running/healthy"}
+    wait_healthy(dep.prefix, timeout=HEALTH_INTERVAL_MAX + 5)
     # generated anew: the retained state must accept these, and only these
     assert c.creds["postgres-data-superuser"] != old["postgres-data-superuser"]
     # the data written before

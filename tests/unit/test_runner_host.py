@@ -56,8 +56,8 @@ def test_config_toml_wiring(deploy):
     assert ca == d.outputs["caCertificate"][0]
     assert {n["name"] for n in c.inputs["networksAdvanced"]} == {"dap-dev-front"}
     assert any(v.get("hostPath") == "/var/run/docker.sock" for v in c.inputs["volumes"])
-    # its health (gitlab-runner verify) goes through the proxy, so the proxy comes first
-    assert d.named("service-proxy").urn in c.depends_on
+    # its health (gitlab-runner verify) goes through the proxy, so the proxy comes first, ready
+    assert d.named("service-proxy-ready").urn in c.depends_on
 
 
 def test_runner_on_another_host_resolves_platform_names_to_the_service_address(deploy):
