@@ -22,13 +22,13 @@ LOOPBACK = "127.0.0.1"
 
 
 @contextlib.contextmanager
-def platform_dns(domain: str):
-    """Resolve *.<domain> to the loopback address inside this test process only."""
+def platform_dns(domain: str, address: str = LOOPBACK):
+    """Resolve *.<domain> to ``address`` (the loopback address by default) inside this test process only."""
     real = socket.getaddrinfo
 
     def fake(host, *args, **kwargs):
         if isinstance(host, str) and host.endswith("." + domain):
-            host = LOOPBACK
+            host = address
         return real(host, *args, **kwargs)
 
     socket.getaddrinfo = fake
@@ -41,8 +41,9 @@ def platform_dns(domain: str):
 class PlatformClient:
     """The stack outputs of one deployment, and the ways to use its services."""
 
-    def __init__(self, domain: str, https_port: int, outputs: dict[str, Any], workdir: Path):
+    def __init__(self, domain: str, https_port: int, outputs: dict[str, Any], workdir: Path, address: str = LOOPBACK):
         self.domain = domain
+        self.address = address  # where the platform's names resolve
         self.https_port = https_port
         self.workdir = workdir
         self.outputs = outputs
@@ -62,7 +63,7 @@ class PlatformClient:
         req = urllib.request.Request(self.url(name, path), method=method, data=data, headers=headers or {})
         if auth:
             req.add_header("Authorization", "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
-        with platform_dns(self.domain):
+        with platform_dns(self.domain, self.address):
             try:
                 with urllib.request.urlopen(req, context=ctx or self.ssl_context(), timeout=30) as resp:
                     return resp.status, dict(resp.headers), resp.read().decode(errors="replace")
@@ -89,7 +90,7 @@ class PlatformClient:
         """GET the login page (session cookie + CSRF token, matched by ``token_re``'s group ``value``), then POST
         the form; returns the status, the Location and the body of the answer, redirects not followed."""
         opener = self._session()
-        with platform_dns(self.domain):
+        with platform_dns(self.domain, self.address):
             with opener.open(self.url(name, page), timeout=30) as resp:
                 html = resp.read().decode(errors="replace")
             m = re.search(token_re, html)
@@ -130,7 +131,7 @@ class PlatformClient:
 
         port = {"postgres-service": 54321, "postgres-data": 54322}[role]
         return psycopg.connect(
-            host=f"{role}.{self.domain}", hostaddr=LOOPBACK, port=port, dbname=dbname, user=user, password=password,
+            host=f"{role}.{self.domain}", hostaddr=self.address, port=port, dbname=dbname, user=user, password=password,
             sslmode="verify-full", sslrootcert=str(self.internal_ca), connect_timeout=15, **extra,
         )
 
