@@ -75,7 +75,7 @@ engine() {
   nohup nsenter --net="/var/run/netns/$NS" dockerd -H "unix://$SOCKET" -H "tcp://$PEER_ADDR:$PORT" \
     --tlsverify --tlscacert "$TLS_DIR/ca.pem" --tlscert "$TLS_DIR/cert-server.pem" --tlskey "$TLS_DIR/server-key.pem" \
     --data-root "$STATE/data" --exec-root /run/dap-second-host/exec --pidfile "$PIDFILE" --bridge none \
-    >"$LOG" 2>&1 &
+    >>"$LOG" 2>&1 &
   for _ in $(seq 1 60); do
     docker -H "unix://$SOCKET" info >/dev/null 2>&1 && { log "dockerd up"; return 0; }
     sleep 1
