@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from .ports import RESERVED_PORTS, dev_ssh_port
+from .ports import dev_ssh_port, reserved_ports
 
 PROJECT = "data-analysis-platform"
 
@@ -329,9 +329,10 @@ class PlatformConfig(_Model):
                     f"{len(self.runner_hosts)} entr{'y' if len(self.runner_hosts) == 1 else 'ies'}"
                 )
         ports: dict[int, str] = {}
+        reserved = reserved_ports()
         for env in self.dev_environments:
             port = dev_ssh_port(env.name)
-            if port in ports or port in RESERVED_PORTS:
+            if port in ports or port in reserved:
                 other = f"'{ports[port]}'" if port in ports else "a platform port"
                 raise ValueError(
                     f"devEnvironments[{self.dev_environments.index(env)}].name: '{env.name}' gets SSH port {port}, which {other} already uses; rename it"

@@ -14,7 +14,8 @@ from .ports import dev_ssh_port
 from .containers import ContainerSpec, NetworkAttachment, Upload, environment_image, make_container
 from .render.credentials import render_mlflow_credentials
 from .routes import HttpRoute, StreamRoute, public_url
-from .services.base import SECRETS_DIR
+from .render import SECRETS_DIR
+from .services import postgres
 
 USER = "dev"
 JUPYTER_PORT = 8888
@@ -97,7 +98,7 @@ class DevEnvironment(pulumi.ComponentResource):
                     f"JUPYTER_ENABLED={'true' if env.jupyter else 'false'}",
                     f"MLFLOW_TRACKING_URI={mlflow_url}",
                     f"PGHOST=postgres-data.{cfg.domain}",
-                    "PGPORT=54322",
+                    f"PGPORT={postgres.PORTS['postgres-data']}",
                     "PGSSLMODE=verify-full",
                     f"PGSSLROOTCERT={SECRETS_DIR}/ca.crt",
                 ],

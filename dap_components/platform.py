@@ -16,9 +16,6 @@ from .proxy import HostProxy, HostProxyArgs
 from .runner_host import GitLabHandle, RunnerHost, RunnerHostArgs
 from .service_host import ServiceHost, ServiceHostArgs
 
-# Names every host must resolve to the service host's proxy.
-PLATFORM_NAMES = ("gitlab", "registry", "mlflow", "s3", "minio-console", "pgadmin", "postgres-service", "postgres-data")
-
 
 def host_slug(docker_host: str) -> str:
     """A stable resource name for a Docker host, independent of its position in the config."""
@@ -77,7 +74,8 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
         ServiceHostArgs(cfg=cfg, pki=pki, prefix=prefix, extra_http_routes=service_http, extra_stream_routes=service_stream),
         opts=pulumi.ResourceOptions(providers=[providers[cfg.service_host.docker_host]]),
     )
-    platform_hosts = [(f"{n}.{cfg.domain}", cfg.service_host.address or "") for n in PLATFORM_NAMES]
+    # every name the service host's proxy answers for resolves to it on the other hosts
+    platform_hosts = [(name, cfg.service_host.address or "") for name in service.hostnames]
 
     # A proxy on every other Docker host that has dev environments.
     remote_proxies: dict[str, HostProxy] = {}

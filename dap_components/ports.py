@@ -6,7 +6,13 @@ import hashlib
 
 SSH_PORT_FIRST = 2201
 SSH_PORT_LAST = 2999
-RESERVED_PORTS = {2222, 54321, 54322}
+
+
+def reserved_ports() -> set[int]:
+    """The TCP ports the service host's proxy publishes for its services, as the services declare them."""
+    from .services import gitlab, postgres  # imported here: the services import the config, which imports this
+
+    return {gitlab.SSH_PORT, *postgres.PORTS.values()}
 
 
 def dev_ssh_port(name: str) -> int:

@@ -39,6 +39,7 @@ class ServiceHostArgs:
 
 class ServiceHost(pulumi.ComponentResource):
     front_network: pulumi.Output[str]
+    hostnames: list[str]
     urls: dict[str, str]
     credentials: dict[str, pulumi.Output[str]]
 
@@ -91,6 +92,7 @@ class ServiceHost(pulumi.ComponentResource):
         stream_routes = [r for s in services for r in s.stream_routes] + list(args.extra_stream_routes)
         self.routes = declare_routes(name, [*http_routes, *stream_routes], child)
         names = route_hostnames(http_routes, stream_routes)
+        self.hostnames = names  # every name this host's proxy answers for
         bundle = args.pki.proxy_bundle(f"{name}-proxy", names, child)
         htpasswd = {k: v for s in services for k, v in s.htpasswd.items()}
         self.proxy = proxy_container(

@@ -1,1 +1,3 @@
-"""Pure functions from typed values to file text (no Pulumi types in or out)."""
+"""Pure functions from typed values to file text, and where those files go inside containers."""
+
+SECRETS_DIR = "/run/secrets/dap"  # uploaded secrets, in every container the program declares

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-ROOT_PASSWORD_FILE = "/run/secrets/dap/gitlab_root_password"
+from . import SECRETS_DIR
+
+ROOT_PASSWORD_FILE = f"{SECRETS_DIR}/gitlab_root_password"
 REGISTRY_PORT = 5050  # the registry's plain-HTTP listener inside the container (proxied, never published)
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from . import SECRETS_DIR
+
 # Where the start script installs TLS material and secrets, owned by postgres (uid 999) as
 # PostgreSQL requires for its key; the originals are uploaded root-only under /run/secrets/dap.
-UPLOAD_DIR = "/run/secrets/dap"
+UPLOAD_DIR = SECRETS_DIR
 PRIVATE_DIR = "/var/lib/postgresql/dap"
 CONFIG_DIR = "/etc/dap"
 

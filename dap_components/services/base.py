@@ -14,7 +14,7 @@ from ..containers import Started
 from ..pki import StackPki
 from ..routes import HttpRoute, StreamRoute, public_url
 
-SECRETS_DIR = "/run/secrets/dap"
+from ..render import SECRETS_DIR  # noqa: F401  (re-exported for the service modules)
 
 
 @dataclass

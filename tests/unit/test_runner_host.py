@@ -75,6 +75,17 @@ def test_runner_on_another_host_resolves_platform_names_to_the_service_address(d
     assert [n["name"] for n in c.inputs["networksAdvanced"]] == ["dap-dev-runner-1"]
 
 
+def test_every_name_of_the_service_proxy_resolves_on_other_hosts(deploy):
+    """The names come from the service host's routes, so an optional service (Portainer) is not forgotten."""
+    d = deploy(runnerCount=1, portainer={"enabled": True}, serviceHost={"address": "192.0.2.10"},
+               runnerHosts=[{"dockerHost": "ssh://ci@192.0.2.20"}])
+    _, c = runner_toml(d)
+    resolved = {h["host"] for h in c.inputs["hosts"] if h["ip"] == "192.0.2.10"}
+    front = next(n for n in d.named("service-proxy").inputs["networksAdvanced"] if n["name"] == "dap-dev-front")
+    assert resolved == set(front["aliases"])  # exactly the names the service host's proxy answers for
+    assert "portainer.dap.example.test" in resolved
+
+
 def test_privileged_only_when_configured(deploy):
     conf, _ = runner_toml(deploy(runnerCount=1, runner={"privileged": True}))
     assert conf["runners"][0]["docker"]["privileged"] is True
