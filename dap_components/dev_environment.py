@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import pulumi
 import pulumi_random as random
 import pulumi_tls as tls
 
-from .config import DevEnvironmentConfig, PlatformConfig
-from .ports import dev_ssh_port
+from .config import DevEnvironmentConfig
 from .containers import ContainerSpec, NetworkAttachment, Upload, environment_image, make_container
+from .host import DockerHost
+from .ports import dev_ssh_port
+from .render import SECRETS_DIR
 from .render.credentials import render_mlflow_credentials
 from .routes import HttpRoute, StreamRoute, public_url
-from .render import SECRETS_DIR
 from .services import postgres
 
 USER = "dev"
@@ -52,15 +53,16 @@ def plan_host_routes(envs: Sequence[DevEnvironmentConfig], domain: str) -> tuple
 
 @dataclass
 class DevEnvironmentArgs:
-    cfg: PlatformConfig
     env: DevEnvironmentConfig
     prefix: str
-    network: pulumi.Input[str]  # the network its host's proxy shares with it
-    ssh_host: str  # the name users connect to
+    host: DockerHost  # its front_network: the network its host's proxy shares with it
+    domain: str
+    https_port: int
+    base_image: str  # BASE_IMAGE of the environment built from environments/<image>
+    prebuilt_image: Optional[str]  # images.devPython: a prebuilt image instead
+    mlflow_url: str
     mlflow_password: pulumi.Output[str]  # secret
     ca_pem: pulumi.Output[str]
-    docker_host: str  # where it runs (its readiness is polled through the docker CLI)
-    extra_hosts: Sequence[tuple[str, str]] = field(default_factory=tuple)
 
 
 class DevEnvironment(pulumi.ComponentResource):
@@ -71,7 +73,8 @@ class DevEnvironment(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DevEnvironmentArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("dap:index:DevEnvironment", name, {}, opts)
-        cfg, env = args.cfg, args.env
+        env, host = args.env, args.host
+        assert host.front_network is not None, "a dev environment's host has a proxy network"
         child = pulumi.ResourceOptions(parent=self)
 
         if env.ssh_public_keys is None:
@@ -86,8 +89,7 @@ class DevEnvironment(pulumi.ComponentResource):
         self.jupyter_token = token.result
         mlflow_credentials = args.mlflow_password.apply(lambda pw: render_mlflow_credentials("mlflow", pw))
 
-        image = environment_image(f"{name}-image", env.image, cfg.images.python_base, cfg.images.dev_python, child)
-        mlflow_url = public_url(f"mlflow.{cfg.domain}", cfg.service_host.https_port)
+        image = environment_image(f"{name}-image", env.image, args.base_image, args.prebuilt_image, child)
         self.container = make_container(
             f"{name}-container",
             f"{args.prefix}-{alias(env)}",
@@ -96,8 +98,8 @@ class DevEnvironment(pulumi.ComponentResource):
                 image=image.image_id,
                 envs=[
                     f"JUPYTER_ENABLED={'true' if env.jupyter else 'false'}",
-                    f"MLFLOW_TRACKING_URI={mlflow_url}",
-                    f"PGHOST=postgres-data.{cfg.domain}",
+                    f"MLFLOW_TRACKING_URI={args.mlflow_url}",
+                    f"PGHOST=postgres-data.{args.domain}",
                     f"PGPORT={postgres.PORTS['postgres-data']}",
                     "PGSSLMODE=verify-full",
                     f"PGSSLROOTCERT={SECRETS_DIR}/ca.crt",
@@ -109,18 +111,18 @@ class DevEnvironment(pulumi.ComponentResource):
                     Upload(f"{SECRETS_DIR}/jupyter_token", token.result, mode="0400"),
                     Upload(f"{SECRETS_DIR}/mlflow_credentials", mlflow_credentials, mode="0400"),
                 ],
-                networks=[NetworkAttachment(args.network, [alias(env)])],
-                hosts=list(args.extra_hosts),
+                networks=[NetworkAttachment(host.front_network, [alias(env)])],
+                hosts=list(host.platform_hosts),
                 healthcheck=["CMD", "/usr/local/bin/dap-dev-healthcheck"],
                 memory_mb=env.memory_mb,
                 cpus=env.cpus,
             ),
             child,
-            docker_host=args.docker_host,
+            docker_host=host.docker_host,
         )
         port = ssh_port(env.name)
-        self.ssh_command = pulumi.Output.from_input(f"ssh -p {port} {USER}@{args.ssh_host}")
-        self.jupyter_url = public_url(jupyter_hostname(env, cfg.domain), cfg.service_host.https_port) if env.jupyter else None
+        self.ssh_command = pulumi.Output.from_input(f"ssh -p {port} {USER}@{jupyter_hostname(env, args.domain)}")
+        self.jupyter_url = public_url(jupyter_hostname(env, args.domain), args.https_port) if env.jupyter else None
         self.host_public_key = host_key.public_key_openssh
         self.register_outputs(
             {

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
+from pydantic import SecretStr
 
-from .config import PlatformConfig
+from .config import RunnerConfig
 from .containers import ContainerSpec, NetworkAttachment, Upload, make_container, pinned_image
 from .docker_exec import docker_exec
+from .host import DockerHost
 from .render.runner import CA_DIR, CA_FILE, CONFIG_DIR, RunnerSettings, render_config_toml
 
 
@@ -60,12 +62,14 @@ class GitLabHandle:
 
 @dataclass
 class RunnerHostArgs:
-    cfg: PlatformConfig
+    runner: RunnerConfig
+    image: str  # gitlab-runner
+    job_image: str  # the default image of CI jobs
+    memory_mb: int
+    runner_token: Optional[SecretStr]  # a given glrt- token instead of registering through the API
     prefix: str
-    docker_host: str
+    host: DockerHost
     gitlab: GitLabHandle
-    platform_network: Optional[pulumi.Input[str]] = None  # set when on the service host's engine
-    extra_hosts: Sequence[tuple[str, str]] = field(default_factory=tuple)  # set when on another host
 
 
 class RunnerHost(pulumi.ComponentResource):
@@ -74,31 +78,31 @@ class RunnerHost(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RunnerHostArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("dap:index:RunnerHost", name, {}, opts)
-        cfg = args.cfg
+        runner, host = args.runner, args.host
         child = pulumi.ResourceOptions(parent=self)
         self.runner_name = f"{args.prefix}-{name}"
 
-        if cfg.gitlab.runner_token is not None:
-            self.token = pulumi.Output.secret(cfg.gitlab.runner_token.get_secret_value())
+        if args.runner_token is not None:
+            self.token = pulumi.Output.secret(args.runner_token.get_secret_value())
         else:
             registration = docker_exec(
                 f"{name}-registration",
                 docker_host=args.gitlab.docker_host,
                 container=args.gitlab.container,
-                script=registration_script(self.runner_name, cfg.runner.run_untagged, cfg.runner.tags),
+                script=registration_script(self.runner_name, runner.run_untagged, runner.tags),
                 stdin=pulumi.Output.concat(args.gitlab.admin_token, "\n"),
                 delete_script=UNREGISTER_SCRIPT,
                 delete_reads_created_output=True,
                 secret_stdout=True,
-                triggers=[self.runner_name, args.docker_host],
+                triggers=[self.runner_name, host.docker_host],
                 opts=pulumi.ResourceOptions.merge(
                     child, pulumi.ResourceOptions(depends_on=[args.gitlab.token_ready], ignore_changes=["stdin"])
                 ),
             )
             self.token = pulumi.Output.secret(registration.stdout.apply(lambda out: json.loads(out)["token"]))
 
-        if args.platform_network is not None:
-            network = args.platform_network
+        if host.runner_network is not None:
+            network = host.runner_network
         else:
             network = docker.Network(
                 f"{name}-net", name=f"{self.runner_name}", driver="bridge", opts=child
@@ -106,27 +110,27 @@ class RunnerHost(pulumi.ComponentResource):
         not_state = [docker.VolumeLabelArgs(label="dap.state", value="false")]
         ca_volume = docker.Volume(f"{name}-ca", name=f"{self.runner_name}-ca", labels=not_state, opts=child)
         cache_volume = docker.Volume(f"{name}-cache", name=f"{self.runner_name}-cache", labels=not_state, opts=child)
-        extra_hosts = [f"{h}:{ip}" for h, ip in args.extra_hosts]
+        extra_hosts = [f"{h}:{ip}" for h, ip in host.platform_hosts]
         config_toml = pulumi.Output.all(self.token, network, ca_volume.name, cache_volume.name).apply(
             lambda v: render_config_toml(
                 RunnerSettings(
                     name=self.runner_name,
                     url=args.gitlab.url,
                     token=v[0],
-                    concurrency=cfg.runner.concurrency,
-                    default_image=cfg.images.job_default,
+                    concurrency=runner.concurrency,
+                    default_image=args.job_image,
                     ca_volume=v[2],
                     cache_volume=v[3],
-                    privileged=cfg.runner.privileged,
-                    gpus=cfg.runner.gpus,
-                    job_memory_mb=cfg.runner.job_memory_mb,
-                    job_cpus=cfg.runner.job_cpus,
-                    network_mode=v[1] if args.platform_network is not None else None,
+                    privileged=runner.privileged,
+                    gpus=runner.gpus,
+                    job_memory_mb=runner.job_memory_mb,
+                    job_cpus=runner.job_cpus,
+                    network_mode=v[1] if host.runner_network is not None else None,
                     extra_hosts=extra_hosts,
                 )
             )
         )
-        image = pinned_image(f"{name}-image", cfg.images.gitlab_runner, child)
+        image = pinned_image(f"{name}-image", args.image, child)
         self.container = make_container(
             f"{name}-runner",
             self.runner_name,
@@ -140,13 +144,13 @@ class RunnerHost(pulumi.ComponentResource):
                 volumes=[(ca_volume.name, CA_DIR)],
                 binds=[("/var/run/docker.sock", "/var/run/docker.sock", False)],
                 networks=[NetworkAttachment(network)],
-                hosts=list(args.extra_hosts),
+                hosts=list(host.platform_hosts),
                 healthcheck=["CMD", "gitlab-runner", "verify", "--config", f"{CONFIG_DIR}/config.toml"],
                 health_interval=30,  # `gitlab-runner verify` calls GitLab
                 health_start_period=30,
-                memory_mb=cfg.memory_mb.gitlab_runner,
+                memory_mb=args.memory_mb,
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[args.gitlab.route]),
-            docker_host=args.docker_host,
+            docker_host=host.docker_host,
         )
-        self.register_outputs({"runnerName": self.runner_name, "dockerHost": args.docker_host})
+        self.register_outputs({"runnerName": self.runner_name, "dockerHost": host.docker_host})
