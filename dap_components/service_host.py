@@ -39,7 +39,7 @@ class ServiceHostArgs:
 
 class ServiceHost(pulumi.ComponentResource):
     front_network: pulumi.Output[str]
-    hostnames: list[str]
+    hostnames: list[str]  # the names of the platform's services on its proxy
     urls: dict[str, str]
     credentials: dict[str, pulumi.Output[str]]
 
@@ -88,11 +88,14 @@ class ServiceHost(pulumi.ComponentResource):
         if cfg.portainer.enabled:
             services.append(portainer.declare(ctx))
 
-        http_routes = [r for s in services for r in s.http_routes] + list(args.extra_http_routes)
-        stream_routes = [r for s in services for r in s.stream_routes] + list(args.extra_stream_routes)
+        own_http = [r for s in services for r in s.http_routes]
+        own_streams = [r for s in services for r in s.stream_routes]
+        # the platform's names (not those of dev environments placed here): other hosts resolve them to this one
+        self.hostnames = route_hostnames(own_http, own_streams)
+        http_routes = own_http + list(args.extra_http_routes)
+        stream_routes = own_streams + list(args.extra_stream_routes)
         self.routes = declare_routes(name, [*http_routes, *stream_routes], child)
         names = route_hostnames(http_routes, stream_routes)
-        self.hostnames = names  # every name this host's proxy answers for
         bundle = args.pki.proxy_bundle(f"{name}-proxy", names, child)
         htpasswd = {k: v for s in services for k, v in s.htpasswd.items()}
         self.proxy = proxy_container(

@@ -84,6 +84,11 @@ def test_every_name_of_the_service_proxy_resolves_on_other_hosts(deploy):
     front = next(n for n in d.named("service-proxy").inputs["networksAdvanced"] if n["name"] == "dap-dev-front")
     assert resolved == set(front["aliases"])  # exactly the names the service host's proxy answers for
     assert "portainer.dap.example.test" in resolved
+    # dev environments placed on the service host stay out: they are not platform services
+    d = deploy(runnerCount=1, serviceHost={"address": "192.0.2.10"}, runnerHosts=[{"dockerHost": "ssh://ci@192.0.2.20"}],
+               devEnvironments=[{"name": "ann"}])
+    _, c = runner_toml(d)
+    assert not any(h["host"].startswith("jupyter-") for h in c.inputs["hosts"])
 
 
 def test_privileged_only_when_configured(deploy):
