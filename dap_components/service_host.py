@@ -76,22 +76,25 @@ class ServiceHost(pulumi.ComponentResource):
         pg_data = postgres.declare(ctx, "postgres-data", tuning, {}, memory_mb=cfg.postgres_data.memory_mb)
         store = MinioStore(ctx)
         bucket = store.bucket_with_key(mlflow.BUCKET)
+        mlflow_service = mlflow.declare(ctx, mlflow_db_password, pg_service.ready, store.endpoint, bucket)
+        self.gitlab = gitlab.GitLab(ctx)
+        # in the order the platform presents them (its `urls` output, the names other hosts resolve)
         services: list[ServiceResult] = [
+            self.gitlab.service,
+            mlflow_service,
+            store.service,
+            pgadmin.declare(ctx),
             pg_service,
             pg_data,
-            store.service,
-            mlflow.declare(ctx, mlflow_db_password, pg_service.ready, store.endpoint, bucket),
-            pgadmin.declare(ctx),
         ]
-        self.gitlab = gitlab.GitLab(ctx)
-        services.append(self.gitlab.service)
         if cfg.portainer.enabled:
             services.append(portainer.declare(ctx))
 
         own_http = [r for s in services for r in s.http_routes]
         own_streams = [r for s in services for r in s.stream_routes]
-        # the platform's names (not those of dev environments placed here): other hosts resolve them to this one
-        self.hostnames = route_hostnames(own_http, own_streams)
+        # the platform's names (not those of dev environments placed here), in that order: other hosts resolve
+        # them to this one
+        self.hostnames = list(dict.fromkeys([r.hostname for r in own_http] + [r.hostname for r in own_streams if r.hostname]))
         http_routes = own_http + list(args.extra_http_routes)
         stream_routes = own_streams + list(args.extra_stream_routes)
         self.routes = declare_routes(name, [*http_routes, *stream_routes], child)
