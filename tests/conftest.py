@@ -198,40 +198,68 @@ def leaks(value: Any, path: str = "") -> list[str]:
 BASE_CONFIG: dict[str, Any] = {"domain": "dap.example.test"}
 
 
+@dataclass
+class Run(Deployment):
+    """A Deployment, with what the declaring function returned that is not an Output."""
+
+    objects: dict[str, Any] = field(default_factory=dict)
+
+    def registered_outputs(self, name: str) -> dict[str, Any]:
+        """What the component called ``name`` passed to register_outputs (wire form)."""
+        return self.monitor.outputs[self.named(name).urn]
+
+
+def run_program(loops: list[asyncio.AbstractEventLoop], fn: Callable[[], Any], stack: str = "dev") -> Run:
+    """Run ``fn`` under the recording mocks (preview=False) and wait for every outstanding registration, as
+    `pulumi up` would. ``fn`` returns a dict: Outputs resolved into ``outputs`` (value, is_secret), the rest
+    kept in ``objects``."""
+    loop = asyncio.new_event_loop()
+    loops.append(loop)
+    asyncio.set_event_loop(loop)
+    mocks = PlatformMocks()
+    monitor = RecordingMonitor(mocks)
+    pmocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    SETTINGS.rpc_manager.clear()
+    SETTINGS.outputs.clear()
+    run = Run(monitor)
+
+    def main() -> None:
+        returned = fn() or {}
+
+        async def settle() -> None:
+            for k, v in returned.items():
+                if isinstance(v, pulumi.Output):
+                    run.outputs[k] = (await v.future(), await v.is_secret())
+                else:
+                    run.objects[k] = v
+
+        loop.create_task(settle())
+
+    _sync_await(run_pulumi_func(main))
+    return run
+
+
+def close_loops(loops: list[asyncio.AbstractEventLoop]) -> None:
+    for loop in loops:
+        loop.close()
+    asyncio.set_event_loop(None)
+
+
+def program_of(config: dict[str, Any], stack: str = "dev") -> Callable[[], dict[str, Any]]:
+    """The whole program for ``config``, returning every stack output as an Output."""
+    cfg: PlatformConfig = load_config({**BASE_CONFIG, **config})
+
+    def fn() -> dict[str, Any]:
+        from dap_components.platform import build
+
+        return {k: pulumi.Output.from_input(v) for k, v in build(cfg, stack).items()}
+
+    return fn
+
+
 @pytest.fixture
 def deploy() -> Callable[..., Deployment]:
     """deploy(**config) runs the program under mocks (preview=False) and returns what it registered."""
     loops: list[asyncio.AbstractEventLoop] = []
-
-    def run(stack: str = "dev", **config: Any) -> Deployment:
-        loop = asyncio.new_event_loop()
-        loops.append(loop)
-        asyncio.set_event_loop(loop)
-        mocks = PlatformMocks()
-        monitor = RecordingMonitor(mocks)
-        pmocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-        cfg: PlatformConfig = load_config({**BASE_CONFIG, **config})
-        from dap_components.platform import build
-
-        SETTINGS.rpc_manager.clear()
-        SETTINGS.outputs.clear()
-        dep = Deployment(monitor)
-
-        def program() -> None:
-            outputs = build(cfg, stack)
-
-            async def settle() -> None:
-                for k, v in outputs.items():
-                    out = pulumi.Output.from_input(v)
-                    dep.outputs[k] = (await out.future(), await out.is_secret())
-
-            loop.create_task(settle())
-
-        # Runs the program and waits for every outstanding registration, as `pulumi up` would.
-        _sync_await(run_pulumi_func(program))
-        return dep
-
-    yield run
-    for loop in loops:
-        loop.close()
-    asyncio.set_event_loop(None)
+    yield lambda stack="dev", **config: run_program(loops, program_of(config, stack), stack)
+    close_loops(loops)

@@ -103,25 +103,3 @@ def test_runner_token_from_config_replaces_registration(deploy):
     for n in (1, 2):
         conf, _ = runner_toml(d, n)
         assert conf["runners"][0]["token"] == token
-
-
-def test_documented_keys_only():
-    """Every key we write is one gitlab-runner documents for config.toml (docs.gitlab.com/runner/configuration/advanced-configuration)."""
-    from dap_components.render.runner import RunnerSettings, render_config_toml
-
-    text = render_config_toml(
-        RunnerSettings(
-            name="r", url="https://gitlab.x.test", token="glrt-x", concurrency=2, default_image="debian:12",
-            ca_volume="ca", cache_volume="cache", gpus="all", job_memory_mb=512, job_cpus=1.0,
-            network_mode="net", extra_hosts=("a.x.test:192.0.2.1",),
-        )
-    )
-    conf = tomllib.loads(text)
-    GLOBAL = {"concurrent", "log_level", "log_format", "check_interval", "sentry_dsn", "listen_address", "shutdown_timeout", "connection_max_age", "runners", "session_server"}
-    RUNNER = {"name", "url", "token", "tls-ca-file", "tls-cert-file", "tls-key-file", "limit", "executor", "shell", "builds_dir", "cache_dir", "environment", "request_concurrency", "output_limit", "pre_get_sources_script", "post_get_sources_script", "pre_build_script", "post_build_script", "clone_url", "debug_trace_disabled", "docker", "cache", "custom_build_dir", "feature_flags"}
-    DOCKER = {"allowed_images", "allowed_pull_policies", "allowed_services", "cache_dir", "cap_add", "cap_drop", "cpuset_cpus", "cpu_shares", "cpus", "devices", "device_cgroup_rules", "disable_cache", "disable_entrypoint_overwrite", "dns", "dns_search", "extra_hosts", "gpus", "group_add", "helper_image", "host", "hostname", "image", "links", "memory", "memory_swap", "memory_reservation", "network_mode", "oom_kill_disable", "oom_score_adjust", "privileged", "pull_policy", "runtime", "isolation", "security_opt", "shm_size", "sysctls", "tls_cert_path", "tls_verify", "user", "userns_mode", "volumes", "volumes_from", "volume_driver", "wait_for_services_timeout", "container_labels", "services_tmpfs", "tmpfs"}
-    assert set(conf) <= GLOBAL
-    assert set(conf["runners"][0]) <= RUNNER
-    assert set(conf["runners"][0]["docker"]) <= DOCKER
-    assert isinstance(conf["concurrent"], int) and isinstance(conf["runners"][0]["docker"]["shm_size"], int)
-    assert conf["runners"][0]["docker"]["pull_policy"] == ["if-not-present"]

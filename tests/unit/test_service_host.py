@@ -2,26 +2,12 @@
 
 import re
 
-import pytest
+from tests.unit.helpers import conf_of, upload
 
 from dap_components.render import nginx
 
 CONTAINER = "docker:index/container:Container"
 SERVICES = {"gitlab", "postgres-service", "postgres-data", "minio", "mlflow", "pgadmin", "proxy"}
-
-
-def env(container, key):
-    for e in container.inputs.get("envs", []):
-        if e.startswith(key + "="):
-            return e.split("=", 1)[1]
-    return None
-
-
-def upload(container, path):
-    for u in container.inputs.get("uploads", []):
-        if u["file"] == path:
-            return u
-    raise AssertionError(f"{path} not uploaded; have {[u['file'] for u in container.inputs.get('uploads', [])]}")
 
 
 def test_inventory_one_container_per_service(deploy):
@@ -32,17 +18,6 @@ def test_inventory_one_container_per_service(deploy):
     assert all(r.parent_name == "service" for r in d.of_type(CONTAINER))
 
 
-@pytest.mark.parametrize("enabled", [False, True])
-def test_portainer_only_when_enabled(deploy, enabled):
-    d = deploy(runnerCount=0, portainer={"enabled": enabled})
-    names = set(d.containers())
-    assert ("dap-dev-portainer" in names) is enabled
-    hostnames = {r.name for r in d.of_type("dap:index:ProxyRoute")}
-    assert ("service-portainer-route" in hostnames) is enabled
-    sockets = [c for c in d.containers().values() if any(v.get("hostPath") == "/var/run/docker.sock" for v in c.inputs.get("volumes", []))]
-    assert [c.inputs["name"] for c in sockets] == (["dap-dev-portainer"] if enabled else [])
-
-
 def test_one_proxy_route_per_routed_name(deploy):
     d = deploy(runnerCount=0)
     routes = {r.name for r in d.of_type("dap:index:ProxyRoute")}
@@ -50,11 +25,6 @@ def test_one_proxy_route_per_routed_name(deploy):
         f"service-{n}-route"
         for n in ("gitlab", "registry", "mlflow", "s3", "minio-console", "pgadmin", "postgres-service", "postgres-data", "gitlab-ssh")
     }
-
-
-def conf_of(d):
-    proxy = d.containers()["dap-dev-proxy"]
-    return upload(proxy, "/etc/nginx/nginx.conf")["content"]
 
 
 def server_block(conf, hostname):
@@ -169,39 +139,6 @@ def test_state_volumes_survive_destroy(deploy):
     assert all(v.retain_on_delete for v in vols.values())
 
 
-def test_mlflow_wiring(deploy):
-    d = deploy(runnerCount=0)
-    mlflow = d.containers()["dap-dev-mlflow"]
-    cmd = mlflow.inputs["command"]
-    uri = cmd[cmd.index("--backend-store-uri") + 1]
-    assert uri.startswith("postgresql+psycopg://mlflow@postgres-service:5432/mlflow?")
-    assert "sslmode=verify-full" in uri and "sslrootcert=/etc/dap/ca.crt" in uri
-    assert "--serve-artifacts" in cmd and cmd[cmd.index("--artifacts-destination") + 1] == "s3://mlflow"
-    assert cmd[cmd.index("--workers") + 1] == "2"  # 4 uvicorn workers exceed the 2 GB limit (measured: OOM)
-    allowed = cmd[cmd.index("--allowed-hosts") + 1].split(",")
-    assert "mlflow.dap.example.test" in allowed and "mlflow:5000" in allowed
-    # the public S3 name, reached through the proxy's alias on the storage network, so presigned URLs
-    # that MLflow hands to clients point where clients can go
-    assert env(mlflow, "MLFLOW_S3_ENDPOINT_URL") == "https://s3.dap.example.test"
-    assert env(mlflow, "AWS_CA_BUNDLE") == "/etc/dap/public-ca.crt"
-    storage = [n for n in d.containers()["dap-dev-proxy"].inputs["networksAdvanced"] if n["name"] == "dap-dev-storage"][0]
-    assert storage["aliases"] == ["s3.dap.example.test"]
-    # credentials come from files, not the environment
-    assert not any(re.search(r"PASSWORD|SECRET|AWS_ACCESS", e.split("=")[0]) for e in mlflow.inputs["envs"])
-    pgpass = upload(mlflow, "/run/secrets/dap/pgpass")
-    assert pgpass["permissions"] == "0400"
-    assert pgpass["content"].startswith("postgres-service:5432:mlflow:mlflow:")
-    aws = upload(mlflow, "/run/secrets/dap/aws_credentials")["content"]
-    assert "aws_access_key_id" in aws and "aws_secret_access_key" in aws
-    # the same CA that signed postgres-service's certificate
-    ca = upload(mlflow, "/etc/dap/ca.crt")["content"]
-    pg = d.containers()["dap-dev-postgres-service"]
-    assert upload(pg, "/run/secrets/dap/server.crt")["content"].endswith(ca)
-    # the bucket and its key exist before MLflow starts
-    bucket_step = d.named("service-minio-mlflow-bucket")
-    assert bucket_step.urn in mlflow.depends_on
-
-
 def test_mlflow_database_password_is_shared(deploy):
     d = deploy(runnerCount=0)
     pg = d.containers()["dap-dev-postgres-service"]
@@ -228,74 +165,6 @@ def test_every_stateful_service_reconciles_its_credentials_on_a_new_container(de
     ]:
         # reruns whenever the container is replaced (destroy + up, a new password in its files)
         assert d.named(step).inputs["triggers"] == [f"{d.named(container).name}_id"], step
-    assert "u.password = pw" in d.named("service-gitlab-admin-token").inputs["create"]
-
-
-def test_bucket_key_is_scoped_to_the_bucket(deploy):
-    d = deploy(runnerCount=0)
-    step = d.named("service-minio-mlflow-bucket")
-    create = step.inputs["create"]
-    assert "mc mb --ignore-existing local/mlflow" in create
-    assert '"arn:aws:s3:::mlflow"' in create and '"arn:aws:s3:::mlflow/*"' in create
-    assert "arn:aws:s3:::*" not in create
-    assert step.inputs["environment"] == {"DOCKER_HOST": "unix:///var/run/docker.sock"}
-
-
-def test_postgres_tls_and_auth(deploy):
-    d = deploy(runnerCount=0, postgresData={"memoryMb": 8192})
-    for role in ("postgres-service", "postgres-data"):
-        c = d.containers()[f"dap-dev-{role}"]
-        assert env(c, "POSTGRES_PASSWORD_FILE")
-        assert env(c, "POSTGRES_PASSWORD") is None
-        assert c.inputs["shmSize"] >= 256
-        conf = upload(c, "/etc/dap/postgresql.conf")["content"]
-        assert "ssl = on" in conf
-        hba = upload(c, "/etc/dap/pg_hba.conf")["content"]
-        assert re.search(r"^hostssl\s+all\s+all\s+0\.0\.0\.0/0\s+scram-sha-256$", hba, re.M)
-        assert not re.search(r"^host\s+.*(trust|md5|scram)", hba, re.M)
-        assert "trust" not in hba
-        assert upload(c, "/run/secrets/dap/server.key")["permissions"] == "0400"
-    data_conf = upload(d.containers()["dap-dev-postgres-data"], "/etc/dap/postgresql.conf")["content"]
-    assert "shared_buffers = '2048MB'" in data_conf and "effective_cache_size = '6144MB'" in data_conf
-    assert d.containers()["dap-dev-postgres-data"].inputs["memory"] == 8192
-
-
-def test_postgres_certificates_name_internal_and_external_hosts(deploy):
-    d = deploy(runnerCount=0)
-    csr = d.named("service-postgres-data-tls-csr")
-    assert {"postgres-data.dap.example.test", "postgres-data"} <= set(csr.inputs["dnsNames"])
-    proxy_csr = d.named("service-proxy-tls-csr")
-    assert {"gitlab.dap.example.test", "registry.dap.example.test", "postgres-data.dap.example.test"} <= set(proxy_csr.inputs["dnsNames"])
-    ca = d.named("stack-ca-cert")
-    assert ca.inputs["isCaCertificate"] is True
-
-
-def test_provided_tls_mode_serves_the_users_certificate(deploy):
-    cert = "-----BEGIN CERTIFICATE-----\nUSERCERT\n-----END CERTIFICATE-----\n"
-    d = deploy(runnerCount=0, tls={"mode": "provided", "certificate": cert, "privateKey": "-----BEGIN PRIVATE KEY-----\nmocksecret-user\n-----END PRIVATE KEY-----\n"})
-    proxy = d.containers()["dap-dev-proxy"]
-    assert upload(proxy, nginx.CERTIFICATE)["content"] == cert
-    assert not [r for r in d.resources if r.name == "service-proxy-tls-csr"]
-    assert d.named("stack-ca-cert")  # PostgreSQL certificates still come from the stack CA
-
-
-def test_gitlab_configuration(deploy):
-    d = deploy(runnerCount=0)
-    gl = d.containers()["dap-dev-gitlab"]
-    assert env(gl, "GITLAB_OMNIBUS_CONFIG") == "from_file('/etc/dap/gitlab.rb')"
-    rb = upload(gl, "/etc/dap/gitlab.rb")["content"]
-    assert "external_url 'https://gitlab.dap.example.test'" in rb
-    assert "registry_external_url 'https://registry.dap.example.test'" in rb
-    assert "gitlab_rails['gitlab_shell_ssh_port'] = 2222" in rb
-    # trusted for client IPs: exactly the web network's subnet, where the proxy connects from
-    from tests.conftest import _h
-
-    subnet = f"172.30.{int(_h('service-web-net')[:4], 16) % 250 + 1}.0/24"  # what the mock assigned to dap-dev-web
-    assert f"nginx['real_ip_trusted_addresses'] = ['{subnet}']" in rb
-    assert f"gitlab_rails['trusted_proxies'] = ['{subnet}']" in rb
-    assert "File.read('/run/secrets/dap/gitlab_root_password')" in rb
-    assert upload(gl, "/run/secrets/dap/gitlab_root_password")["permissions"] == "0400"
-    assert not gl.inputs.get("ports")
 
 
 def test_outputs(deploy):
