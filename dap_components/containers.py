@@ -123,7 +123,8 @@ def readiness_script(container_name: str, healthcheck: Sequence[str], timeout: i
     return (
         "set -u\n"
         "start=$(date +%s)\n"
-        f"until docker exec {name} {run} >/dev/null 2>&1; do\n"
+        # each probe bounded like the engine's own (a hung probe must not outlast the step's timeout)
+        f"until timeout {HEALTH_TIMEOUT} docker exec {name} {run} >/dev/null 2>&1; do\n"
         f"  if [ $(( $(date +%s) - start )) -ge {int(timeout)} ]; then\n"
         f"    echo \"{container_name} not ready after {int(timeout)} s: $(docker inspect -f '{{{{.State.Status}}}} {{{{.RestartCount}}}} restarts' {name})\" >&2\n"
         "    exit 1\n"

@@ -33,7 +33,7 @@ def test_readiness_polls_the_containers_own_healthcheck():
     from dap_components.containers import READY_POLL, readiness_script
 
     script = readiness_script("dap-dev-postgres", ["CMD", "pg_isready", "-h", "127.0.0.1"], 300)
-    assert "until docker exec dap-dev-postgres pg_isready -h 127.0.0.1 >/dev/null 2>&1; do" in script
+    assert "until timeout 10 docker exec dap-dev-postgres pg_isready -h 127.0.0.1 >/dev/null 2>&1; do" in script
     assert f"sleep {READY_POLL}" in script and READY_POLL <= 0.5
     assert "-ge 300 ]" in script
     shell = readiness_script("dap-dev-proxy", ["CMD-SHELL", "kill -0 $(cat /var/run/nginx.pid)"], 60)
