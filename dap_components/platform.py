@@ -63,23 +63,25 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
         ca_pem=pki.public_ca_pem,
         route=service.proxy.ready,
     )
-    runners = [
-        RunnerHost(
-            f"runner-{i + 1}",
-            RunnerHostArgs(
-                runner=cfg.runner,
-                image=cfg.images.gitlab_runner,
-                job_image=cfg.images.job_default,
-                memory_mb=cfg.memory_mb.gitlab_runner,
-                runner_token=cfg.gitlab.runner_token,
-                prefix=prefix,
-                host=hosts.for_runner(i),
-                gitlab=gitlab,
-            ),
-            opts=hosts.for_runner(i).opts,
+    runners = []
+    for i in range(cfg.runner_count):
+        host = hosts.for_runner(i)
+        runners.append(
+            RunnerHost(
+                f"runner-{i + 1}",
+                RunnerHostArgs(
+                    runner=cfg.runner,
+                    image=cfg.images.gitlab_runner,
+                    job_image=cfg.images.job_default,
+                    memory_mb=cfg.memory_mb.gitlab_runner,
+                    runner_token=cfg.gitlab.runner_token,
+                    prefix=prefix,
+                    host=host,
+                    gitlab=gitlab,
+                ),
+                opts=host.opts,
+            )
         )
-        for i in range(cfg.runner_count)
-    ]
 
     envs_out: dict[str, Any] = {}
     env_secrets: dict[str, Any] = {}
