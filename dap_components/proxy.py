@@ -115,6 +115,38 @@ class HostProxyArgs:
     https_port: int
     http_port: int
     memory_mb: int = 256
+    # Set by the service host, whose proxy also fronts its internal networks and protects some routes:
+    other_networks: Sequence[NetworkAttachment] = ()
+    htpasswd: Optional[dict[str, pulumi.Input[str]]] = None
+
+
+def declare_proxy(
+    name: str, bundle_name: str, front_network: pulumi.Input[str], args: HostProxyArgs, opts: pulumi.ResourceOptions
+) -> tuple[list[ProxyRoute], Started]:
+    """The one way a host's proxy is declared, on the service host and on every other host: a ProxyRoute per
+    routed name or TCP port, a certificate for every name, and the nginx container answering for those names on
+    ``front_network``."""
+    routes = declare_routes(name, [*args.http_routes, *args.stream_routes], opts)
+    names = route_hostnames(args.http_routes, args.stream_routes)
+    bundle = args.pki.proxy_bundle(bundle_name, names, opts)
+    container = proxy_container(
+        f"{name}-proxy",
+        ProxySpec(
+            image_ref=args.image_ref,
+            container_name=f"{args.prefix}-proxy",
+            routes=routes,
+            bundle=bundle,
+            networks=[NetworkAttachment(front_network, names), *args.other_networks],
+            publish_address=args.publish_address,
+            https_port=args.https_port,
+            http_port=args.http_port,
+            htpasswd=dict(args.htpasswd or {}),
+            docker_host=args.docker_host,
+            memory_mb=args.memory_mb,
+        ),
+        opts,
+    )
+    return routes, container
 
 
 class HostProxy(pulumi.ComponentResource):
@@ -126,25 +158,6 @@ class HostProxy(pulumi.ComponentResource):
         super().__init__("dap:index:HostProxy", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         net = docker.Network(f"{name}-net", name=f"{args.prefix}-front", driver="bridge", opts=child)
-        self.routes = declare_routes(name, [*args.http_routes, *args.stream_routes], child)
-        names = route_hostnames(args.http_routes, args.stream_routes)
-        bundle = args.pki.proxy_bundle(name, names, child)
-        self.container = proxy_container(
-            f"{name}-proxy",
-            ProxySpec(
-                image_ref=args.image_ref,
-                container_name=f"{args.prefix}-proxy",
-                routes=self.routes,
-                bundle=bundle,
-                networks=[NetworkAttachment(net.name, names)],
-                publish_address=args.publish_address,
-                https_port=args.https_port,
-                http_port=args.http_port,
-                htpasswd={},
-                docker_host=args.docker_host,
-                memory_mb=args.memory_mb,
-            ),
-            child,
-        )
+        self.routes, self.container = declare_proxy(name, name, net.name, args, child)
         self.network = net.name
         self.register_outputs({"network": self.network})

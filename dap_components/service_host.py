@@ -11,7 +11,7 @@ import pulumi_docker as docker
 from .config import PlatformConfig
 from .containers import NetworkAttachment
 from .pki import StackPki
-from .proxy import ProxySpec, declare_routes, proxy_container, route_hostnames
+from .proxy import HostProxyArgs, declare_proxy
 from .render.postgres import data_tuning, service_tuning
 from .routes import HttpRoute, StreamRoute
 from .services import gitlab, mlflow, pgadmin, portainer, postgres
@@ -97,30 +97,28 @@ class ServiceHost(pulumi.ComponentResource):
         self.hostnames = list(dict.fromkeys([r.hostname for r in own_http] + [r.hostname for r in own_streams if r.hostname]))
         http_routes = own_http + list(args.extra_http_routes)
         stream_routes = own_streams + list(args.extra_stream_routes)
-        self.routes = declare_routes(name, [*http_routes, *stream_routes], child)
-        names = route_hostnames(http_routes, stream_routes)
-        bundle = args.pki.proxy_bundle(f"{name}-proxy", names, child)
-        htpasswd = {k: v for s in services for k, v in s.htpasswd.items()}
-        self.proxy = proxy_container(
+        self.routes, self.proxy = declare_proxy(
+            name,
             f"{name}-proxy",
-            ProxySpec(
+            networks["front"].name,
+            HostProxyArgs(
                 image_ref=cfg.images.nginx,
-                container_name=f"{args.prefix}-proxy",
-                routes=self.routes,
-                bundle=bundle,
-                networks=[
-                    NetworkAttachment(networks["front"].name, names),
+                prefix=args.prefix,
+                http_routes=http_routes,
+                stream_routes=stream_routes,
+                pki=args.pki,
+                docker_host=cfg.service_host.docker_host,
+                publish_address=cfg.service_host.publish_address,
+                https_port=cfg.service_host.https_port,
+                http_port=cfg.service_host.http_port,
+                memory_mb=cfg.memory_mb.proxy,
+                other_networks=[
                     NetworkAttachment(networks["web"].name),
                     NetworkAttachment(networks["db"].name),
                     # MLflow reaches S3 at its public name, so presigned URLs work for clients too
                     NetworkAttachment(networks["storage"].name, [f"s3.{cfg.domain}"]),
                 ],
-                publish_address=cfg.service_host.publish_address,
-                https_port=cfg.service_host.https_port,
-                http_port=cfg.service_host.http_port,
-                htpasswd=htpasswd,
-                docker_host=cfg.service_host.docker_host,
-                memory_mb=cfg.memory_mb.proxy,
+                htpasswd={k: v for s in services for k, v in s.htpasswd.items()},
             ),
             child,
         )
