@@ -11,6 +11,7 @@ import pulumi_random as random
 
 from ..config import PlatformConfig
 from ..containers import Started
+from ..docker_exec import docker_exec
 from ..pki import StackPki
 from ..routes import HttpRoute, StreamRoute, public_url
 
@@ -70,6 +71,27 @@ class HostContext:
     def after(self, *resources: pulumi.Resource) -> pulumi.ResourceOptions:
         """Children options that also wait for ``resources`` (e.g. a container's readiness)."""
         return pulumi.ResourceOptions.merge(self.opts, pulumi.ResourceOptions(depends_on=list(resources)))
+
+    def step_in(
+        self,
+        started: Started,
+        resource_name: str,
+        script: str,
+        user: Optional[str] = None,
+        stdin: Optional[pulumi.Input[str]] = None,
+    ) -> pulumi.Resource:
+        """A provisioning step run inside ``started`` once it is ready, and again whenever it is replaced (first
+        boot, destroy + up, a changed uploaded file): what the container's state must be made to match."""
+        return docker_exec(
+            resource_name,
+            docker_host=self.docker_host,
+            container=started.name,
+            script=script,
+            user=user,
+            stdin=stdin,
+            triggers=[started.id],
+            opts=self.after(started.ready),
+        )
 
     def network_name(self, purpose: str) -> pulumi.Output[str]:
         return self.networks[purpose].name

@@ -4,7 +4,6 @@ that runner registration needs is minted by the program inside the container."""
 from __future__ import annotations
 
 from ..containers import ContainerSpec, NetworkAttachment, Upload, make_container, pinned_image
-from ..docker_exec import docker_exec
 from ..render.gitlab import REGISTRY_PORT, ROOT_PASSWORD_FILE, render_gitlab_rb
 from ..routes import HttpRoute, StreamRoute
 from .base import HostContext, ServiceResult
@@ -65,14 +64,11 @@ class GitLab:
         )
         # One admin personal access token (value generated here, set inside GitLab) for the API calls
         # that register runners. Reruns when the GitLab container is replaced.
-        self.token_ready = docker_exec(
+        self.token_ready = ctx.step_in(
+            self.container,
             f"{ctx.name}-gitlab-admin-token",
-            docker_host=ctx.docker_host,
-            container=self.container.name,
-            script=f"gitlab-rails runner \"{BOOTSTRAP_RUBY}\"",
+            f"gitlab-rails runner \"{BOOTSTRAP_RUBY}\"",
             stdin=self.admin_token.result,
-            triggers=[self.container.id],
-            opts=ctx.after(self.container.ready),
         )
         self.service = ServiceResult(
             container=self.container,

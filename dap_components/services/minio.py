@@ -7,7 +7,6 @@ import json
 import pulumi
 
 from ..containers import ContainerSpec, NetworkAttachment, Upload, make_container, pinned_image
-from ..docker_exec import docker_exec
 from ..routes import HttpRoute
 from .base import SECRETS_DIR, HostContext, ServiceResult
 from .object_store import BucketCredentials
@@ -115,13 +114,10 @@ class MinioStore:
         ctx = self._ctx
         key_id = ctx.password("minio", f"{bucket}-access-key", length=20)
         key_secret = ctx.password("minio", f"{bucket}-secret-key", length=40)
-        step = docker_exec(
+        step = ctx.step_in(
+            self.container,
             f"{ctx.name}-minio-{bucket}-bucket",
-            docker_host=ctx.docker_host,
-            container=self.container.name,
-            script=provision_script(bucket),
+            provision_script(bucket),
             stdin=pulumi.Output.format("{0}\n{1}\n", key_id.result, key_secret.result),
-            triggers=[self.container.id],
-            opts=ctx.after(self.container.ready),
         )
         return BucketCredentials(bucket, key_id.result, key_secret.result, step)

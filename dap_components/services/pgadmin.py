@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..containers import ContainerSpec, NetworkAttachment, Upload, make_container, pinned_image
-from ..docker_exec import docker_exec
 from ..render.pgadmin import PgServer, render_servers_json
 from ..routes import HttpRoute
 from .base import SECRETS_DIR, HostContext, ServiceResult
@@ -104,15 +103,7 @@ def declare(ctx: HostContext, enable_psql: bool = False) -> ServiceResult:
         ctx.opts,
         docker_host=ctx.docker_host,
     )
-    reconcile = docker_exec(
-        f"{ctx.name}-pgadmin-credentials",
-        docker_host=ctx.docker_host,
-        container=container.name,
-        user="pgadmin",
-        script=reconcile_script(email),
-        triggers=[container.id],
-        opts=ctx.after(container.ready),
-    )
+    reconcile = ctx.step_in(container, f"{ctx.name}-pgadmin-credentials", reconcile_script(email), user="pgadmin")
     return ServiceResult(
         container=container,
         ready=reconcile,

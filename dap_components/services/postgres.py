@@ -7,7 +7,6 @@ from typing import Mapping
 import pulumi_random as random
 
 from ..containers import ContainerSpec, NetworkAttachment, Upload, make_container, pinned_image
-from ..docker_exec import docker_exec
 from ..render import postgres as pg
 from ..routes import StreamRoute
 from .base import SECRETS_DIR, HostContext, ServiceResult
@@ -62,14 +61,8 @@ def declare(
     )
     # Every new container (first boot, destroy + up, a changed password): roles and databases made to
     # match the uploaded password files, whatever the retained data directory held before.
-    reconcile = docker_exec(
-        f"{ctx.name}-{role}-credentials",
-        docker_host=ctx.docker_host,
-        container=container.name,
-        user="postgres",
-        script=pg.render_reconcile_script(sorted(databases)),
-        triggers=[container.id],
-        opts=ctx.after(container.ready),
+    reconcile = ctx.step_in(
+        container, f"{ctx.name}-{role}-credentials", pg.render_reconcile_script(sorted(databases)), user="postgres"
     )
     result = ServiceResult(
         container=container,
