@@ -11,6 +11,7 @@ import pulumi
 import pulumi_docker as docker
 
 from .config import PlatformConfig, RunnerHostEntry
+from .containers import pinned_image
 
 
 def host_slug(docker_host: str) -> str:
@@ -39,10 +40,19 @@ class DockerHost:
     runner_network: Optional[pulumi.Input[str]] = None  # the network runners join (None: each makes its own)
     # /etc/hosts entries by which its containers reach the service host's proxy (none on the service host)
     platform_hosts: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    _images: dict[str, docker.RemoteImage] = field(default_factory=dict, repr=False)
 
     @property
     def opts(self) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(providers=[self.provider])
+
+    def image(self, ref: str) -> docker.RemoteImage:
+        """One pinned image per reference on this host, shared by every runner placed here (n runners, one
+        image resource: scaling adds and removes only runner resources)."""
+        if ref not in self._images:
+            slug = re.sub(r"[^a-z0-9]+", "-", ref.lower()).strip("-")
+            self._images[ref] = pinned_image(f"{self.key}-image-{slug}", ref, pulumi.ResourceOptions(provider=self.provider))
+        return self._images[ref]
 
 
 @dataclass

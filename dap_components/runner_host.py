@@ -11,7 +11,7 @@ import pulumi_docker as docker
 from pydantic import SecretStr
 
 from .config import RunnerConfig
-from .containers import ContainerSpec, NetworkAttachment, Upload, make_container, pinned_image
+from .containers import ContainerSpec, NetworkAttachment, Upload, make_container
 from .docker_exec import docker_exec
 from .host import DockerHost
 from .render.runner import CA_DIR, CA_FILE, CONFIG_DIR, RunnerSettings, render_config_toml
@@ -130,7 +130,7 @@ class RunnerHost(pulumi.ComponentResource):
                 )
             )
         )
-        image = pinned_image(f"{name}-image", args.image, child)
+        image = host.image(args.image)
         self.container = make_container(
             f"{name}-runner",
             self.runner_name,

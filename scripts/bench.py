@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import platform
 import statistics
@@ -22,25 +23,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pulumi.runtime import mocks as pmocks  # noqa: E402
-from pulumi.runtime.settings import SETTINGS  # noqa: E402
 from pulumi.runtime.stack import run_pulumi_func  # noqa: E402
 from pulumi.runtime.sync_await import _sync_await  # noqa: E402
 
-from dap_components.config import PROJECT, load_config  # noqa: E402
+from dap_components.config import load_config  # noqa: E402
 from dap_components.platform import build  # noqa: E402
-from tests.conftest import PlatformMocks, RecordingMonitor  # noqa: E402
+from tests.conftest import start_mocks  # noqa: E402
 
 
 def evaluate(runner_count: int) -> tuple[float, int]:
+    """Seconds to evaluate the program under mocks (as `pulumi up` runs it: a fresh runtime, everything
+    registered and resolved), and the number of resources it declares."""
     loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    mocks = PlatformMocks()
-    monitor = RecordingMonitor(mocks)
-    pmocks.set_mocks(mocks, project=PROJECT, stack="bench", preview=False, monitor=monitor)
+    monitor = start_mocks(loop, "bench")
     cfg = load_config({"domain": "dap.example.test", "runnerCount": runner_count, "devEnvironments": [{"name": "ann"}]})
-    SETTINGS.rpc_manager.clear()
-    SETTINGS.outputs.clear()
+    gc.collect()
     start = time.perf_counter()
     _sync_await(run_pulumi_func(lambda: build(cfg, "bench")))
     elapsed = time.perf_counter() - start
@@ -77,49 +74,61 @@ def row(label: str, times: list[float], resources: str = "") -> None:
 
 
 def bench_deployment(repeat: int) -> None:
-    """The ci stack (offline images) on the local engine: each round is cold up, no-op up, preview, +1 runner,
-    destroy, then its retained volumes removed so the next cold up starts from nothing."""
+    """The ci stack (offline images) on the local engine, driven by the CLI exactly as the README tells users to
+    (`pulumi up --yes --skip-preview`, `pulumi preview`, `pulumi destroy --yes`; the Automation API would add
+    about 0.8 s of its own per command). Each round: cold up, no-op up, preview, +1 runner, -1 runner, destroy,
+    then the retained volumes removed so the next cold up starts from nothing."""
+    import json
     import tempfile
     import uuid
 
     import floor
 
     from tests.integration.client import docker
-    from tests.integration.conftest import ci_config, copy_project, make_stack, toolchain_env, write_stack_config
+    from tests.integration.conftest import ci_config, copy_project, toolchain_env, write_stack_config
 
-    env = toolchain_env()
+    env = {**os.environ, **toolchain_env()}
     figures: dict[str, list[float]] = {k: [] for k in ("cold", "noop", "preview", "add", "remove", "destroy", "floor")}
     counts: dict[str, str] = {}
+    stack = f"bench{uuid.uuid4().hex[:6]}"
+    prefix = f"dap-{stack}"
     with tempfile.TemporaryDirectory() as backend, tempfile.TemporaryDirectory() as work:
         env["PULUMI_BACKEND_URL"] = f"file://{backend}"
         env["PULUMI_CONFIG_PASSPHRASE"] = uuid.uuid4().hex
         project = copy_project(Path(work))
-        stack = make_stack(project, env, ci_config(), prefix="bench")
-        prefix = f"dap-{stack.name}"
 
-        def timed(key, fn):
+        def pulumi(*args: str) -> str:
+            res = subprocess.run(["pulumi", *args, "--stack", stack], cwd=project, env=env, capture_output=True, text=True)
+            if res.returncode != 0:
+                raise SystemExit(f"pulumi {' '.join(args)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+            return res.stdout
+
+        def timed(key: str, *args: str) -> None:
             start = time.perf_counter()
-            result = fn()
+            pulumi(*args)
             figures[key].append(time.perf_counter() - start)
-            return result
 
+        def last_changes() -> dict[str, int]:
+            return json.loads(pulumi("stack", "history", "--json", "--page-size", "1"))[0]["resourceChanges"]
+
+        up = ("up", "--yes", "--skip-preview")
+        subprocess.run(["pulumi", "stack", "init", stack], cwd=project, env=env, check=True, capture_output=True)
         try:
             for _ in range(repeat):
-                write_stack_config(project, stack.name, ci_config())
-                up = timed("cold", stack.up)
-                counts["cold"] = str(up.summary.resource_changes.get("create", ""))
+                write_stack_config(project, stack, ci_config())
+                timed("cold", *up)
+                counts["cold"] = str(last_changes().get("create", ""))
                 if not figures.get("idle"):
                     figures.setdefault("idle", []).append(idle_platform_cpu())
-                noop = timed("noop", stack.up)
-                assert set(noop.summary.resource_changes) == {"same"}, noop.summary.resource_changes
-                timed("preview", stack.preview)
-                write_stack_config(project, stack.name, {**ci_config(), "runnerCount": 2})
-                add = timed("add", stack.up)
-                counts["add"] = str(add.summary.resource_changes.get("create", ""))
-                write_stack_config(project, stack.name, ci_config())
-                timed("remove", stack.up)
-                deployment = stack.export_stack().deployment  # inputs with secrets in plain text, for the floor
-                timed("destroy", stack.destroy)
+                timed("noop", *up, "--expect-no-changes")  # fails unless 0 changes
+                timed("preview", "preview", "--expect-no-changes")
+                write_stack_config(project, stack, {**ci_config(), "runnerCount": 2})
+                timed("add", *up)
+                counts["add"] = str(last_changes().get("create", ""))
+                write_stack_config(project, stack, ci_config())
+                timed("remove", *up)
+                deployment = json.loads(pulumi("stack", "export", "--show-secrets"))["deployment"]  # for the floor
+                timed("destroy", "destroy", "--yes")
                 vols = docker("volume", "ls", "-q", "--filter", f"name=^{prefix}-").split()
                 if vols:
                     docker("volume", "rm", *vols)
@@ -130,7 +139,8 @@ def bench_deployment(repeat: int) -> None:
                 finally:
                     floor.teardown(deployment)
         finally:
-            stack.workspace.remove_stack(stack.name, force=True)
+            subprocess.run(["pulumi", "destroy", "--yes", "--stack", stack], cwd=project, env=env, capture_output=True)
+            subprocess.run(["pulumi", "stack", "rm", "--yes", "--force", stack], cwd=project, env=env, capture_output=True)
     row("cold `up` of the ci stack (images present, no volumes)", figures["cold"], counts.get("cold", ""))
     row("floor: the same containers and steps with `docker` (scripts/floor.py)", figures["floor"])
     print(f"| ratio cold `up` / floor (medians) | | {statistics.median(figures['cold']) / statistics.median(figures['floor']):.2f} | | | |")
@@ -149,10 +159,18 @@ def main() -> None:
     print(f"machine: {machine()}\n")
     print("| measurement | resources | median | min | max | runs |")
     print("|---|---|---|---|---|---|")
-    for n in (1, 10, 50):
+    per_runner = []
+    previous = None
+    for n in (1, 10, 25, 50, 100):
         evaluate(n)  # warm imports and caches
         runs = [evaluate(n) for _ in range(max(args.repeat, 5))]
+        median = statistics.median(t for t, _ in runs)
         row(f"program evaluation under mocks, runnerCount={n}", [t for t, _ in runs], str(runs[0][1]))
+        if previous is not None:
+            per_runner.append((previous[0], n, (median - previous[1]) / (n - previous[0])))
+        previous = (n, median)
+    print("| cost of one more runner under mocks (median difference / runners) | | "
+          + ", ".join(f"{a}->{b}: {c * 1000:.0f} ms" for a, b, c in per_runner) + " | | | |")
     if not toolchain_ready():
         print("| deployment figures | | not measured: no Pulumi toolchain here (make toolchain) | | | |")
         return

@@ -103,3 +103,22 @@ def test_runner_token_from_config_replaces_registration(deploy):
     for n in (1, 2):
         conf, _ = runner_toml(d, n)
         assert conf["runners"][0]["token"] == token
+
+
+def test_runners_on_one_host_share_one_pinned_image(deploy):
+    """n runners, one RemoteImage per Docker host: scaling adds or removes only runner resources."""
+    other = "ssh://ci@192.0.2.20"
+    d = deploy(runnerCount=5, runnerHosts=[{"dockerHost": "unix:///var/run/docker.sock"}, {"dockerHost": other}],
+               serviceHost={"address": "192.0.2.10"})
+    images = [i for i in d.of_type("docker:index/remoteImage:RemoteImage") if i.inputs["name"] == "gitlab/gitlab-runner:v18.5.0"]
+    assert sorted(i.name for i in images) == ["ci-192-0-2-20-image-gitlab-gitlab-runner-v18-5-0", "service-image-gitlab-gitlab-runner-v18-5-0"]
+    by_name = {i.name: i for i in images}
+    for n in range(1, 6):
+        image = by_name["service-image-gitlab-gitlab-runner-v18-5-0" if n % 2 else "ci-192-0-2-20-image-gitlab-gitlab-runner-v18-5-0"]
+        c = d.containers()[f"dap-dev-runner-{n}"]
+        assert image.urn in c.depends_on, n  # its image id comes from the image on its own host
+        assert c.provider_name == image.provider_name
+    # one more runner adds no image
+    more = deploy(runnerCount=6, runnerHosts=[{"dockerHost": "unix:///var/run/docker.sock"}, {"dockerHost": other}],
+                  serviceHost={"address": "192.0.2.10"})
+    assert len(more.of_type("docker:index/remoteImage:RemoteImage")) == len(d.of_type("docker:index/remoteImage:RemoteImage"))
