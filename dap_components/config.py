@@ -171,9 +171,14 @@ class ImagesConfig(_Model):
     portainer: ImageRef = DEFAULT_IMAGES["portainer"]
     python_base: ImageRef = DEFAULT_IMAGES["pythonBase"]
     job_default: ImageRef = DEFAULT_IMAGES["jobDefault"]
-    # Prebuilt images for the two environments the program otherwise builds itself.
+    # Prebuilt images for the environments the program otherwise builds itself.
     mlflow: Optional[ImageRef] = None
     dev_python: Optional[ImageRef] = None
+    dev_python_r: Optional[ImageRef] = None
+
+    def prebuilt(self, environment: str) -> Optional[str]:
+        """The prebuilt image the stack names for a dev environment (None: the program builds it)."""
+        return {"dev-python": self.dev_python, "dev-python-r": self.dev_python_r}[environment]
 
     @field_validator("*")
     @classmethod
@@ -238,6 +243,18 @@ class RunnerConfig(_Model):
     job_cpus: Optional[float] = Field(default=None, gt=0, le=256)
     tags: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]] = Field(default_factory=list)
     run_untagged: bool = True
+    # Environments whose images every runner host holds for jobs (`image: $DAP_IMAGE_DEV_PYTHON`)
+    job_environments: list[str] = Field(default_factory=lambda: ["dev-python"])
+
+    @field_validator("job_environments")
+    @classmethod
+    def _job_environments(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if name not in ENVIRONMENTS:
+                raise ValueError(f"'{name}' is not an environment under environments/: allowed {sorted(ENVIRONMENTS)}")
+        if len(set(v)) != len(v):
+            raise ValueError(f"names must be unique, repeated: {sorted({n for n in v if v.count(n) > 1})}")
+        return v
 
     @field_validator("gpus")
     @classmethod
@@ -290,7 +307,9 @@ class DevEnvironmentConfig(_Model):
         return v
 
 
-ENVIRONMENTS = {"dev-python"}
+# The dev-environment images under environments/, each with the environment it is built FROM
+# (None: images.pythonBase). dev-python-r adds R to everything dev-python has.
+ENVIRONMENTS: dict[str, Optional[str]] = {"dev-python": None, "dev-python-r": "dev-python"}
 
 
 class PlatformConfig(_Model):
@@ -352,13 +371,13 @@ DESCRIPTIONS: dict[str, str] = {
     "tls": "Object: mode self-signed|provided; with provided: certificate, privateKey (secret), caCertificate; validityDays of issued certificates",
     "serviceHost": "Object: dockerHost (unix:// or ssh://), address (IP other hosts reach the proxy at), publishAddress (IP the proxy publishes on), httpsPort, httpPort",
     "portainer": "Object: enabled (Portainer needs the Docker socket; off by default)",
-    "images": "Object: pinned image per service (nginx, postgres, minio, pgadmin, gitlab, gitlabRunner, portainer, pythonBase, jobDefault; mlflow and devPython name prebuilt images instead of building)",
+    "images": "Object: pinned image per service (nginx, postgres, minio, pgadmin, gitlab, gitlabRunner, portainer, pythonBase, jobDefault; mlflow, devPython and devPythonR name prebuilt images instead of building)",
     "memoryMb": "Object: memory limit in MB per service container (proxy, gitlab, postgresService, minio, mlflow, pgadmin, portainer, gitlabRunner)",
     "postgresData": "Object: memoryMb (tuning of postgres-data is derived from it), maxConnections",
     "gitlab": "Object: runnerToken (secret glrt-... token to use instead of creating runners through the API)",
     "runnerCount": "Number of RunnerHosts (gitlab-runner containers), 0-100",
     "runnerHosts": "List of Docker hosts for runners, assigned round robin: dockerHost (unix://, tcp:// with caMaterial/certMaterial/keyMaterial, ssh://user@host), address, sshOpts",
-    "runner": "Object: concurrency, privileged, gpus, jobMemoryMb, jobCpus, tags, runUntagged",
+    "runner": "Object: concurrency, privileged, gpus, jobMemoryMb, jobCpus, tags, runUntagged, jobEnvironments (environments whose images every runner host holds for jobs, default [dev-python])",
     "devEnvironments": "List of dev environments: name, host (service or runnerHosts index), sshPublicKeys, image, jupyter, memoryMb, cpus",
 }
 

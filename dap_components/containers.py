@@ -219,21 +219,26 @@ def context_hash(directory: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+def environment_tag(environment: str, base_image: str) -> str:
+    """The tag an environment is built under: a digest of its build context and of the image it is built
+    FROM, so a change to either gives a new tag (and a rebuild), and nothing else does."""
+    digest = hashlib.sha256(f"{context_hash(ENVIRONMENTS_DIR / environment)}\0{base_image}".encode()).hexdigest()[:12]
+    return f"dap-local/{environment}:{digest}"
+
+
 def environment_image(
     resource_name: str, environment: str, base_image: str, prebuilt: Optional[str], opts: pulumi.ResourceOptions
 ) -> docker.RemoteImage:
-    """An image from environments/<environment>, built on the target host with BASE_IMAGE, tagged by
-    the hash of its context; or a prebuilt image when the stack names one under ``images``."""
+    """An image from environments/<environment>, built on the target host FROM ``base_image`` and tagged by
+    environment_tag(); or a prebuilt image when the stack names one under ``images``."""
     if prebuilt:
         return pinned_image(resource_name, prebuilt, opts)
-    context = ENVIRONMENTS_DIR / environment
-    tag = f"dap-local/{environment}:{context_hash(context)}"
     return docker.RemoteImage(
         resource_name,
-        name=tag,
+        name=environment_tag(environment, base_image),
         keep_locally=True,
         build=docker.RemoteImageBuildArgs(
-            context=str(context),
+            context=str(ENVIRONMENTS_DIR / environment),
             dockerfile="Dockerfile",
             build_args={"BASE_IMAGE": base_image},
             use_legacy_builder=True,

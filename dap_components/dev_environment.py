@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import pulumi
+import pulumi_docker as docker
 import pulumi_random as random
 import pulumi_tls as tls
 
 from .config import DevEnvironmentConfig
-from .containers import ContainerSpec, NetworkAttachment, Upload, environment_image, make_container
+from .containers import ContainerSpec, NetworkAttachment, Upload, make_container
 from .host import DockerHost
 from .ports import dev_ssh_port
 from .render import SECRETS_DIR
@@ -58,8 +59,7 @@ class DevEnvironmentArgs:
     host: DockerHost  # its front_network: the network its host's proxy shares with it
     domain: str
     https_port: int
-    base_image: str  # BASE_IMAGE of the environment built from environments/<image>
-    prebuilt_image: Optional[str]  # images.devPython: a prebuilt image instead
+    image: docker.RemoteImage  # its environment's image on its host (host.environment())
     mlflow_url: str
     mlflow_password: pulumi.Output[str]  # secret
     ca_pem: pulumi.Output[str]
@@ -89,7 +89,7 @@ class DevEnvironment(pulumi.ComponentResource):
         self.jupyter_token = token.result
         mlflow_credentials = args.mlflow_password.apply(lambda pw: render_mlflow_credentials("mlflow", pw))
 
-        image = environment_image(f"{name}-image", env.image, args.base_image, args.prebuilt_image, child)
+        image = args.image
         self.container = make_container(
             f"{name}-container",
             f"{args.prefix}-{alias(env)}",

@@ -10,8 +10,8 @@ from typing import Any, Optional, Sequence
 import pulumi
 import pulumi_docker as docker
 
-from .config import PlatformConfig, RunnerHostEntry
-from .containers import pinned_image
+from .config import ENVIRONMENTS, ImagesConfig, PlatformConfig, RunnerHostEntry
+from .containers import environment_image, environment_tag, pinned_image
 
 
 def host_slug(docker_host: str) -> str:
@@ -53,6 +53,41 @@ class DockerHost:
             slug = re.sub(r"[^a-z0-9]+", "-", ref.lower()).strip("-")
             self._images[ref] = pinned_image(f"{self.key}-image-{slug}", ref, pulumi.ResourceOptions(provider=self.provider))
         return self._images[ref]
+
+    def environment(self, environment: str, images: ImagesConfig) -> docker.RemoteImage:
+        """The image of a dev environment on this host: built once per host whatever the number of dev
+        environments using it, after the environment it is built FROM (dev-python-r on dev-python); or the
+        prebuilt image the stack names."""
+        key = f"environment:{environment}"
+        if key not in self._images:
+            prebuilt, parent = images.prebuilt(environment), ENVIRONMENTS[environment]
+            after = [self.environment(parent, images)] if parent is not None and not prebuilt else []
+            self._images[key] = environment_image(
+                f"{self.key}-{environment}-image",
+                environment,
+                environment_base(environment, images),
+                prebuilt,
+                pulumi.ResourceOptions(provider=self.provider, depends_on=after),
+            )
+        return self._images[key]
+
+
+def environment_ref(environment: str, images: ImagesConfig) -> str:
+    """The image reference of an environment on every host: the prebuilt one, or the tag it is built under."""
+    return images.prebuilt(environment) or environment_tag(environment, environment_base(environment, images))
+
+
+def job_image_variable(environment: str) -> str:
+    """The CI/CD variable naming an environment's image for jobs: dev-python-r -> DAP_IMAGE_DEV_PYTHON_R."""
+    return "DAP_IMAGE_" + environment.upper().replace("-", "_")
+
+
+def environment_base(environment: str, images: ImagesConfig) -> str:
+    """The image an environment is built FROM: images.pythonBase, or the tag of the environment it extends."""
+    parent = ENVIRONMENTS[environment]
+    if parent is None:
+        return images.python_base
+    return environment_ref(parent, images)
 
 
 @dataclass

@@ -66,6 +66,8 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
     runners = []
     for i in range(cfg.runner_count):
         host = hosts.for_runner(i)
+        for environment in cfg.runner.job_environments:  # the images jobs name by $DAP_IMAGE_..., on every runner host
+            host.environment(environment, cfg.images)
         runners.append(
             RunnerHost(
                 f"runner-{i + 1}",
@@ -73,6 +75,7 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
                     runner=cfg.runner,
                     image=cfg.images.gitlab_runner,
                     job_image=cfg.images.job_default,
+                    mlflow_url=service.urls["mlflow"],
                     memory_mb=cfg.memory_mb.gitlab_runner,
                     runner_token=cfg.gitlab.runner_token,
                     prefix=prefix,
@@ -95,8 +98,7 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
                 host=host,
                 domain=cfg.domain,
                 https_port=cfg.service_host.https_port,
-                base_image=cfg.images.python_base,
-                prebuilt_image=cfg.images.dev_python,
+                image=host.environment(env.image, cfg.images),
                 mlflow_url=service.urls["mlflow"],
                 mlflow_password=service.credentials["mlflow-password"],
                 ca_pem=pki.public_ca_pem,

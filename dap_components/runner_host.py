@@ -65,6 +65,7 @@ class RunnerHostArgs:
     runner: RunnerConfig
     image: str  # gitlab-runner
     job_image: str  # the default image of CI jobs
+    mlflow_url: str  # jobs get it as MLFLOW_TRACKING_URI (the credentials are GitLab instance variables)
     memory_mb: int
     runner_token: Optional[SecretStr]  # a given glrt- token instead of registering through the API
     prefix: str
@@ -119,6 +120,7 @@ class RunnerHost(pulumi.ComponentResource):
                     token=v[0],
                     concurrency=runner.concurrency,
                     default_image=args.job_image,
+                    mlflow_url=args.mlflow_url,
                     ca_volume=v[2],
                     cache_volume=v[3],
                     privileged=runner.privileged,

@@ -14,6 +14,7 @@ from .pki import StackPki
 from .proxy import HostProxyArgs, declare_proxy
 from .render.postgres import data_tuning, service_tuning
 from .routes import HttpRoute, StreamRoute
+from .host import environment_ref, job_image_variable
 from .services import gitlab, mlflow, pgadmin, portainer, postgres
 from .services.base import HostContext, ServiceResult
 from .services.minio import MinioStore
@@ -89,6 +90,17 @@ class ServiceHost(pulumi.ComponentResource):
         ]
         if cfg.portainer.enabled:
             services.append(portainer.declare(ctx))
+
+        # CI jobs reach MLflow with no manual step: its credentials as instance variables (the password masked
+        # in job logs), next to the images of the environments runners hold for jobs. MLFLOW_TRACKING_URI and
+        # the CA come from the runner's job environment.
+        self.gitlab.instance_variables(
+            {
+                "MLFLOW_TRACKING_USERNAME": (mlflow.USERNAME, False),
+                "MLFLOW_TRACKING_PASSWORD": (mlflow_service.credentials["mlflow-password"], True),
+                **{job_image_variable(e): (environment_ref(e, cfg.images), False) for e in cfg.runner.job_environments},
+            }
+        )
 
         own_http = [r for s in services for r in s.http_routes]
         own_streams = [r for s in services for r in s.stream_routes]

@@ -51,6 +51,7 @@ GITLAB_STANDIN_VERSION=1.0.0
 GITLAB_RUNNER_STANDIN_VERSION=1.0.0
 PORTAINER_STANDIN_VERSION=1.0.0
 DEV_PYTHON_VERSION=1.0.0
+DEV_PYTHON_R_VERSION=1.0.0
 
 MINIO_SHORTVER=${MINIO_MODVER#v0.0.0-}
 
@@ -65,6 +66,7 @@ IMAGES=(
   "gitlab-runner-standin|dap-offline/gitlab-runner-standin:$GITLAB_RUNNER_STANDIN_VERSION|images/gitlab-runner-standin|gitlabRunner"
   "portainer-standin|dap-offline/portainer-standin:$PORTAINER_STANDIN_VERSION|images/portainer-standin|portainer"
   "dev-python|dap-offline/dev-python:$DEV_PYTHON_VERSION|environments/dev-python|devPython"
+  "dev-python-r|dap-offline/dev-python-r:$DEV_PYTHON_R_VERSION|environments/dev-python-r|devPythonR"
 )
 
 field() { echo "$1" | cut -d'|' -f"$2"; }
@@ -225,6 +227,11 @@ try_real_runner() {
 prep_mlflow()     { add_pip_ca "$1"; BUILD_ARGS+=(--build-arg "BASE_IMAGE=$BASE_TAG"); }
 prep_dev_python() { add_pip_ca "$1"; BUILD_ARGS+=(--build-arg "BASE_IMAGE=$BASE_TAG"); }
 prep_pgadmin()    { add_pip_ca "$1"; }
+# FROM the dev-python image just built; its id is part of the input hash, so a new dev-python rebuilds this.
+prep_dev_python_r() {
+  local base=dap-offline/dev-python:$DEV_PYTHON_VERSION
+  BUILD_ARGS+=(--build-arg "BASE_IMAGE=$base" --label "org.dap-offline.base-id=$(docker image inspect --format '{{.Id}}' "$base")")
+}
 
 # ---------------------------------------------------------------------------------------------
 build_image() {

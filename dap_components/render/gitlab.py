@@ -51,3 +51,44 @@ gitlab_rails['usage_ping_enabled'] = false
 puma['worker_processes'] = 2
 sidekiq['concurrency'] = 10
 """
+
+
+# Instance CI/CD variables through the admin API (/api/v4/admin/ci/variables), run inside the GitLab
+# container. stdin: the admin token, then one "KEY MASKED VALUE" line per variable. Each value reaches curl
+# on its stdin (printf is a shell builtin), never on a command line; the output names keys only.
+SET_CI_VARIABLES_SCRIPT = """set -eu
+read -r token
+api=http://127.0.0.1/api/v4/admin/ci/variables
+while read -r key masked value; do
+  [ -n "$key" ] || continue
+  code=$(printf '%s' "$value" | curl -sS -o /dev/null -w '%{http_code}' -X PUT -H "PRIVATE-TOKEN: $token" \\
+    --data-urlencode value@- --data "masked=$masked" --data raw=true --data protected=false "$api/$key")
+  if [ "$code" = 404 ]; then
+    code=$(printf '%s' "$value" | curl -sS -o /dev/null -w '%{http_code}' -X POST -H "PRIVATE-TOKEN: $token" \\
+      --data "key=$key" --data-urlencode value@- --data "masked=$masked" --data raw=true --data protected=false "$api")
+  fi
+  case "$code" in
+    200|201) echo "instance variable $key set" ;;
+    *) echo "instance variable $key: HTTP $code" >&2; exit 1 ;;
+  esac
+done
+"""
+
+
+def render_ci_variables_input(token: str, variables: Sequence[tuple[str, str, bool]]) -> str:
+    """stdin of SET_CI_VARIABLES_SCRIPT: the token, then (key, value, masked) one per line."""
+    lines = [token]
+    for key, value, masked in variables:
+        if not key.replace("_", "").isalnum() or not value or any(c.isspace() for c in value):
+            raise ValueError(f"CI variable {key}: a key of letters, digits and '_' and a value without spaces")
+        lines.append(f"{key} {'true' if masked else 'false'} {value}")
+    return "\n".join(lines) + "\n"
+
+
+def delete_ci_variables_script(keys: Sequence[str]) -> str:
+    """Removes the program's instance variables (stdin: the admin token); already gone is fine."""
+    return "set -u\nread -r token\n" + "".join(
+        f'curl -sS -o /dev/null -w "%{{http_code}}" -X DELETE -H "PRIVATE-TOKEN: $token" '
+        f"http://127.0.0.1/api/v4/admin/ci/variables/{key} | grep -qE '^(204|404)$'\n"
+        for key in keys
+    )

@@ -20,6 +20,7 @@ class RunnerSettings:
     token: str
     concurrency: int
     default_image: str
+    mlflow_url: str  # MLFLOW_TRACKING_URI of every job
     ca_volume: str  # Docker volume holding ca.crt, mounted read-only into jobs
     cache_volume: str
     privileged: bool = False
@@ -65,6 +66,7 @@ def render_config_toml(s: RunnerSettings) -> str:
     runner["executor"] = "docker"
     runner["tls-ca-file"] = CA_FILE
     runner["environment"] = [
+        f"MLFLOW_TRACKING_URI={s.mlflow_url}",
         f"DAP_CA_FILE={JOB_CA_DIR}/ca.crt",
         f"MLFLOW_TRACKING_SERVER_CERT_PATH={JOB_CA_DIR}/ca.crt",
         f"PGSSLROOTCERT={JOB_CA_DIR}/ca.crt",

@@ -3,8 +3,20 @@ that runner registration needs is minted by the program inside the container."""
 
 from __future__ import annotations
 
+from typing import Mapping
+
+import pulumi
+
 from ..containers import ContainerSpec, NetworkAttachment, Upload, make_container, pinned_image
-from ..render.gitlab import REGISTRY_PORT, ROOT_PASSWORD_FILE, render_gitlab_rb
+from ..docker_exec import docker_exec
+from ..render.gitlab import (
+    REGISTRY_PORT,
+    ROOT_PASSWORD_FILE,
+    SET_CI_VARIABLES_SCRIPT,
+    delete_ci_variables_script,
+    render_ci_variables_input,
+    render_gitlab_rb,
+)
 from ..routes import HttpRoute, StreamRoute
 from .base import HostContext, ServiceResult
 
@@ -83,4 +95,24 @@ class GitLab:
                 "gitlab-ssh": f"ssh://git@{ctx.fqdn('gitlab')}:{SSH_PORT}",
             },
             credentials={"gitlab-root-username": "root", "gitlab-root-password": self.root_password.result},
+        )
+
+    def instance_variables(self, variables: Mapping[str, tuple[pulumi.Input[str], bool]]) -> pulumi.Resource:
+        """Instance CI/CD variables (key -> (value, masked)): every job of every project gets them, masked ones
+        hidden in job logs. Set through the admin API with the program's token once it exists, again when a value
+        changes or the GitLab container is replaced, and removed with the stack."""
+        keys = sorted(variables)
+        stdin = pulumi.Output.all(self.admin_token.result, *(variables[k][0] for k in keys)).apply(
+            lambda v: render_ci_variables_input(v[0], [(k, val, variables[k][1]) for k, val in zip(keys, v[1:])])
+        )
+        ctx = self._ctx
+        return docker_exec(
+            f"{ctx.name}-gitlab-ci-variables",
+            docker_host=ctx.docker_host,
+            container=self.container.name,
+            script=SET_CI_VARIABLES_SCRIPT,
+            stdin=pulumi.Output.secret(stdin),
+            delete_script=delete_ci_variables_script(keys),
+            triggers=[self.container.id],
+            opts=ctx.after(self.token_ready),
         )

@@ -521,6 +521,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self):
         if self.server.name == "registry":
             return self.registry()
+        path = urlparse(self.path).path
+        if path.startswith("/api/v4/"):
+            return self.api("PUT", path[len("/api/v4"):])
         return self.send(405, {"message": "405 Method Not Allowed"})
 
     # ---- container registry stub (:5050)
@@ -618,6 +621,8 @@ class Handler(BaseHTTPRequestHandler):
                 out = [r for r in out if want <= set(r["tag_list"])]
             return self.send(200, out, headers={"X-Total": str(len(out)), "X-Page": "1",
                                                 "X-Total-Pages": "1"})
+        if path == "/admin/ci/variables" or path.startswith("/admin/ci/variables/"):
+            return instance_variables_api(self, method, path, p)
         m = re.fullmatch(r"/runners/(\d+)", path)
         if m:
             rid = m.group(1)
@@ -629,6 +634,66 @@ class Handler(BaseHTTPRequestHandler):
                 gone = STATE.transact(lambda d: d["runners"].pop(rid, None))
                 return self.send(204) if gone else self.send(404, {"message": "404 Runner Not Found"})
         return self.send(404, {"message": "404 Not Found"})
+
+
+MASKABLE = re.compile(r"^[A-Za-z0-9+/=@:.~_-]{8,}$")  # GitLab's rule for masked values (8+ chars, no spaces)
+VARIABLE_FIELDS = ("key", "value", "variable_type", "protected", "masked", "raw", "description")
+
+
+def variable_from(p, key):
+    """A CI/CD variable from request parameters, or an error message (GitLab's wording)."""
+    if not re.fullmatch(r"[A-Za-z0-9_]{1,255}", key or ""):
+        return None, {"key": ["can contain only letters, digits and '_'."]}
+    value = p.get("value")
+    if value is None:
+        return None, {"value": ["is missing"]}
+    var = {
+        "key": key, "value": str(value), "variable_type": p.get("variable_type") or "env_var",
+        "protected": as_bool(p.get("protected"), False), "masked": as_bool(p.get("masked"), False),
+        "raw": as_bool(p.get("raw"), False), "description": p.get("description"),
+    }
+    if var["masked"] and not MASKABLE.match(var["value"]):
+        return None, {"value": ["is invalid"]}
+    return var, None
+
+
+def instance_variables_api(handler, method, path, p):
+    """/api/v4/admin/ci/variables: instance-level CI/CD variables, as GitLab's admin API."""
+    if path == "/admin/ci/variables":
+        if method == "GET":
+            out = STATE.transact(lambda d: [d.setdefault("ci_variables", {})[k] for k in sorted(d.get("ci_variables", {}))])
+            return handler.send(200, out)
+        if method == "POST":
+            var, err = variable_from(p, p.get("key"))
+            if err:
+                return handler.send(400, {"message": err})
+
+            def create(d):
+                vs = d.setdefault("ci_variables", {})
+                if var["key"] in vs:
+                    return False
+                vs[var["key"]] = var
+                return True
+            if not STATE.transact(create):
+                return handler.send(400, {"message": {"key": [f"({var['key']}) has already been taken"]}})
+            return handler.send(201, var)
+        return handler.send(405, {"message": "405 Method Not Allowed"})
+    key = path.rsplit("/", 1)[1]
+    current = STATE.transact(lambda d: d.get("ci_variables", {}).get(key))
+    if current is None:
+        return handler.send(404, {"message": "404 Variable Not Found"})
+    if method == "GET":
+        return handler.send(200, current)
+    if method == "PUT":
+        var, err = variable_from({**current, **p}, key)
+        if err:
+            return handler.send(400, {"message": err})
+        STATE.transact(lambda d: d.setdefault("ci_variables", {}).__setitem__(key, var))
+        return handler.send(200, var)
+    if method == "DELETE":
+        STATE.transact(lambda d: d.get("ci_variables", {}).pop(key, None))
+        return handler.send(204)
+    return handler.send(405, {"message": "405 Method Not Allowed"})
 
 
 class Server(ThreadingHTTPServer):

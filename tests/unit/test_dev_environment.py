@@ -4,6 +4,7 @@ import re
 
 from tests.conftest import SECRET_MARK
 
+from dap_components.containers import environment_tag
 from dap_components.ports import dev_ssh_port
 
 
@@ -89,3 +90,54 @@ def test_environment_on_another_host_gets_a_proxy_there(deploy):
     assert cert.inputs["caCertPem"] == d.named("service-proxy-tls-cert").inputs["caCertPem"]
     ann = [c for c in remote if c.inputs["name"] == "dap-dev-dev-ann"][0]
     assert {"host": "mlflow.dap.example.test", "ip": "192.0.2.10"} in ann.inputs["hosts"]
+
+
+IMAGE = "docker:index/remoteImage:RemoteImage"
+
+
+def env_images(d):
+    return {i.name: i for i in d.of_type(IMAGE) if "-dev-python" in i.name}
+
+
+def test_one_image_per_environment_and_host(deploy):
+    d = deploy(runnerCount=0, devEnvironments=[{"name": "ann"}, {"name": "bob"}])
+    images = env_images(d)
+    assert list(images) == ["service-dev-python-image"]
+    built = images["service-dev-python-image"]
+    assert built.inputs["build"]["buildArgs"] == {"BASE_IMAGE": "python:3.12.12-slim-bookworm"}
+    assert built.inputs["name"] == environment_tag("dev-python", "python:3.12.12-slim-bookworm")
+    for name in ("ann", "bob"):
+        assert built.urn in d.containers()[f"dap-dev-dev-{name}"].depends_on
+
+
+def test_r_environment_is_built_on_the_python_one(deploy):
+    d = deploy(runnerCount=0, devEnvironments=[{"name": "ann"}, {"name": "rita", "image": "dev-python-r"}])
+    images = env_images(d)
+    py, r = images["service-dev-python-image"], images["service-dev-python-r-image"]
+    assert r.inputs["build"]["context"].endswith("environments/dev-python-r")
+    # FROM the dev-python image built on the same host, after it
+    assert r.inputs["build"]["buildArgs"] == {"BASE_IMAGE": py.inputs["name"]}
+    assert py.urn in r.depends_on
+    assert r.inputs["name"].startswith("dap-local/dev-python-r:")
+    assert r.urn in d.containers()["dap-dev-dev-rita"].depends_on
+    assert py.urn in d.containers()["dap-dev-dev-ann"].depends_on
+
+
+def test_environment_tags_follow_their_base():
+    assert environment_tag("dev-python-r", "dap-local/dev-python:aaa") != environment_tag("dev-python-r", "dap-local/dev-python:bbb")
+    assert environment_tag("dev-python", "python:3.12.12-slim-bookworm") == environment_tag("dev-python", "python:3.12.12-slim-bookworm")
+
+
+def test_prebuilt_environment_images(deploy):
+    # a prebuilt R image: nothing is built
+    d = deploy(runnerCount=0, devEnvironments=[{"name": "rita", "image": "dev-python-r"}],
+               images={"devPythonR": "registry.example.test/dev-python-r:2.0.0"})
+    images = env_images(d)
+    assert list(images) == ["service-dev-python-r-image"]
+    assert images["service-dev-python-r-image"].inputs["name"] == "registry.example.test/dev-python-r:2.0.0"
+    assert "build" not in images["service-dev-python-r-image"].inputs
+    # a prebuilt Python image: the R one is built FROM it
+    d = deploy(runnerCount=0, devEnvironments=[{"name": "rita", "image": "dev-python-r"}],
+               images={"devPython": "registry.example.test/dev-python:2.0.0"})
+    images = env_images(d)
+    assert images["service-dev-python-r-image"].inputs["build"]["buildArgs"] == {"BASE_IMAGE": "registry.example.test/dev-python:2.0.0"}

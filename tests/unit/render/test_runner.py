@@ -8,7 +8,8 @@ from dap_components.render.runner import CA_DIR, CA_FILE, CONFIG_DIR, JOB_CA_DIR
 
 TOKEN = "glrt-mocksecret0123456789"
 BASE = dict(name="dap-dev-runner-1", url="https://gitlab.dap.example.test", token=TOKEN, concurrency=4,
-            default_image="python:3.12.12-slim-bookworm", ca_volume="dap-dev-runner-1-ca", cache_volume="dap-dev-runner-1-cache")
+            default_image="python:3.12.12-slim-bookworm", ca_volume="dap-dev-runner-1-ca", cache_volume="dap-dev-runner-1-cache",
+            mlflow_url="https://mlflow.dap.example.test")
 
 
 def parse(**overrides):
@@ -31,10 +32,11 @@ def test_minimal_settings():
     assert not {"memory", "cpus", "gpus", "network_mode", "extra_hosts"} & set(docker)
 
 
-def test_jobs_trust_the_ca_through_the_shared_volume():
+def test_jobs_get_the_mlflow_url_and_trust_the_ca_through_the_shared_volume():
     conf, _ = parse()
     env = dict(e.split("=", 1) for e in conf["runners"][0]["environment"])
     assert env == {
+        "MLFLOW_TRACKING_URI": "https://mlflow.dap.example.test",
         "DAP_CA_FILE": f"{JOB_CA_DIR}/ca.crt",
         "MLFLOW_TRACKING_SERVER_CERT_PATH": f"{JOB_CA_DIR}/ca.crt",
         "PGSSLROOTCERT": f"{JOB_CA_DIR}/ca.crt",
@@ -72,7 +74,7 @@ def test_documented_keys_only():
     text = render_config_toml(
         RunnerSettings(
             name="r", url="https://gitlab.x.test", token="glrt-x", concurrency=2, default_image="debian:12",
-            ca_volume="ca", cache_volume="cache", gpus="all", job_memory_mb=512, job_cpus=1.0,
+            ca_volume="ca", cache_volume="cache", gpus="all", job_memory_mb=512, job_cpus=1.0, mlflow_url="https://m.x.test",
             network_mode="net", extra_hosts=("a.x.test:192.0.2.1",),
         )
     )
