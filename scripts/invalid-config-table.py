@@ -27,5 +27,21 @@ def table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_readme(readme: Path) -> None:
+    """Replace the table in the README (the block of table lines starting with its header) with table()."""
+    text = readme.read_text()
+    header = table().splitlines()[0]
+    start = text.index(header)
+    end = start
+    for line in text[start:].splitlines(keepends=True):
+        if not line.startswith("|"):
+            break
+        end += len(line)
+    readme.write_text(text[:start] + table() + text[end:])
+
+
 if __name__ == "__main__":
-    sys.stdout.write(table())
+    if sys.argv[1:] == ["--write"]:
+        write_readme(Path(__file__).resolve().parent.parent / "README.md")
+    else:
+        sys.stdout.write(table())

@@ -12,6 +12,7 @@ import socket
 import ssl
 import subprocess
 import time
+import uuid
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -69,6 +70,58 @@ class PlatformClient:
                     return resp.status, dict(resp.headers), resp.read().decode(errors="replace")
             except urllib.error.HTTPError as err:
                 return err.code, dict(err.headers), err.read().decode(errors="replace")
+
+    def jupyter_execute(self, environment: str, kernel: str, code: str, timeout: float = 120) -> str:
+        """Run ``code`` in a new ``kernel`` of a dev environment's Jupyter, through the proxy, as a notebook
+        does (REST to start the kernel, the websocket channels to execute); returns what the cell printed and
+        fails on an error reply."""
+        import websocket
+
+        token = self.outputs["devEnvironmentSecrets"][environment]["jupyterToken"]
+        auth = {"Authorization": f"token {token}", "Content-Type": "application/json"}
+        name = f"jupyter-{environment}"
+        status, _, body = self.https(name, "/api/kernels", method="POST", data=json.dumps({"name": kernel}).encode(), headers=auth)
+        assert status == 201, (status, body)
+        kernel_id = json.loads(body)["id"]
+        try:
+            with platform_dns(self.domain, self.address):
+                ws = websocket.create_connection(
+                    f"wss://{name}.{self.domain}:{self.https_port}/api/kernels/{kernel_id}/channels",
+                    header=[f"Authorization: token {token}"],
+                    sslopt={"ca_certs": str(self.ca)},
+                    timeout=timeout,
+                )
+            try:
+                msg_id = uuid.uuid4().hex
+                ws.send(json.dumps({
+                    "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "tests", "session": uuid.uuid4().hex,
+                               "version": "5.3", "date": ""},
+                    "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+                    "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                                "allow_stdin": False, "stop_on_error": True},
+                }))
+                out, reply = [], None
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline:
+                    msg = json.loads(ws.recv())
+                    if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                        continue
+                    kind = msg["header"]["msg_type"]
+                    if kind == "stream":
+                        out.append(msg["content"]["text"])
+                    elif kind in ("execute_result", "display_data"):
+                        out.append(msg["content"]["data"].get("text/plain", ""))
+                    elif kind == "execute_reply":
+                        reply = msg["content"]
+                    elif kind == "status" and msg["content"]["execution_state"] == "idle" and reply is not None:
+                        break
+                assert reply is not None, f"no reply from the {kernel} kernel within {timeout} s"
+                assert reply["status"] == "ok", f"{reply.get('ename')}: {reply.get('evalue')}"
+                return "".join(out)
+            finally:
+                ws.close()
+        finally:
+            self.https(name, f"/api/kernels/{kernel_id}", method="DELETE", headers=auth)
 
     # -- service logins, each with the credentials the stack outputs (or others, to see them refused) --
 

@@ -8,7 +8,9 @@ earlier ones left (e.g. the MLflow run written in test_10 is looked for after de
 from __future__ import annotations
 
 import json
+import re
 import secrets
+import shutil
 import ssl
 import subprocess
 import time
@@ -30,13 +32,13 @@ from .client import (
     platform_dns,
     wait_healthy,
 )
-from .conftest import ci_config, make_stack, write_stack_config
+from .conftest import ROOT, ci_config, make_stack, write_stack_config
 
 pytestmark = pytest.mark.integration
 
 DOMAIN = "dap-e2e.test"
 HTTPS, HTTP = 18443, 18080
-ROLES = {"proxy", "gitlab", "postgres-service", "postgres-data", "minio", "mlflow", "pgadmin", "portainer", "runner-1", "dev-e2e"}
+ROLES = {"proxy", "gitlab", "postgres-service", "postgres-data", "minio", "mlflow", "pgadmin", "portainer", "runner-1", "dev-e2e", "dev-rita"}
 
 
 def e2e_config(runner_count: int = 1) -> dict:
@@ -48,7 +50,7 @@ def e2e_config(runner_count: int = 1) -> dict:
         "postgresData": {"memoryMb": 1024},
         "portainer": {"enabled": True},
         "runnerCount": runner_count,
-        "devEnvironments": [{"name": "e2e"}],
+        "devEnvironments": [{"name": "e2e"}, {"name": "rita", "image": "dev-python-r"}],
     }
 
 
@@ -288,6 +290,89 @@ def test_17_dev_environment_ssh_with_the_pinned_host_key_reaches_mlflow(dep):
     res = subprocess.run([*ssh, "-o", "PreferredAuthentications=password", f"root@{LOOPBACK}", "true"],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode != 0
+
+
+def test_19_r_and_python_cells_run_through_jupyter_and_r_reads_postgres_data_over_verify_full(dep):
+    c = dep.client
+    out = c.jupyter_execute("rita", "python3", "import pandas, sklearn, mlflow; print('python', pandas.__version__)")
+    assert out.startswith("python 3.")
+    out = c.jupyter_execute("rita", "ir", (
+        "suppressPackageStartupMessages({library(data.table); library(dplyr); library(plotly)})\n"
+        "dt <- data.table(x = 1:4)[, y := x * 2]\n"
+        "cat('r', R.version$major, sum(dt$y), nrow(filter(as.data.frame(dt), y > 4)), '\\n')"
+    ))
+    assert out.strip() == "r 4 20 2"
+    # the rows test_12 wrote, read from R with libpq's verify-full (PGHOST, PGSSLMODE and PGSSLROOTCERT come
+    # from the environment) and the TLS state as the server sees it
+    password = c.creds["postgres-data-superuser"]
+    out = c.jupyter_execute("rita", "ir", (
+        "library(DBI)\n"
+        f"con <- dbConnect(RPostgreSQL::PostgreSQL(), user = 'postgres', password = '{password}', dbname = 'postgres')\n"
+        "rows <- dbGetQuery(con, 'SELECT label FROM e2e_rows ORDER BY id')\n"
+        "ssl <- dbGetQuery(con, 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')\n"
+        "cat(paste(rows$label, collapse = ','), ssl$ssl, Sys.getenv('PGSSLMODE'), '\\n')\n"
+        "invisible(dbDisconnect(con))"
+    ))
+    assert out.split() == ["alpha,beta", "TRUE", "verify-full"]
+
+
+def test_19b_the_example_pipeline_job_logs_to_mlflow_with_what_a_runner_job_gets(dep, tmp_path):
+    """examples/mlflow-pipeline's job script, run as the runner would run it: its image (named by an instance
+    variable), the runner's network, volumes and job environment, GitLab's instance variables and the job's own
+    variables; then its run, metrics and artifacts are read back from MLflow."""
+    import tomllib
+
+    import yaml
+
+    c = dep.client
+    token = dep.memo["gitlab_token"]
+    variables = {v["key"]: v for v in gitlab_api(dep.name("gitlab"), "/admin/ci/variables", token)}
+    assert variables["MLFLOW_TRACKING_PASSWORD"]["masked"] is True
+    assert variables["MLFLOW_TRACKING_PASSWORD"]["value"] == c.creds["mlflow-password"]
+    assert variables["MLFLOW_TRACKING_USERNAME"]["value"] == c.creds["mlflow-username"]
+    runner = tomllib.loads(docker("exec", dep.name("runner-1"), "cat", "/etc/gitlab-runner/config.toml"))["runners"][0]
+    job = yaml.safe_load((ROOT / "examples" / "mlflow-pipeline" / ".gitlab-ci.yml").read_text())["train"]
+    image = job["image"]["name"].replace("$DAP_IMAGE_DEV_PYTHON", variables["DAP_IMAGE_DEV_PYTHON"]["value"])
+    assert job["image"]["entrypoint"] == [""]
+    env_file = tmp_path / "job.env"
+    env_file.write_text("".join(f"{line}\n" for line in [
+        *runner["environment"],
+        *(f"{k}={v['value']}" for k, v in variables.items()),
+        *(f"{k}={v}" for k, v in job["variables"].items()),
+        "CI=true", "CI_JOB_ID=4242", f"CI_COMMIT_SHA={'e2e' * 10}",
+    ]))
+    env_file.chmod(0o600)
+    workspace = tmp_path / "build"
+    shutil.copytree(ROOT / "examples" / "mlflow-pipeline", workspace)
+    workspace.chmod(0o777)
+    d = runner["docker"]
+    args = ["run", "--rm", "--entrypoint", "", "--env-file", str(env_file), "--network", d["network_mode"],
+            "-v", f"{workspace}:/builds/example", "-w", "/builds/example"]
+    for volume in d["volumes"]:
+        args += ["-v", volume]
+    for extra in d.get("extra_hosts", []):
+        args += ["--add-host", extra]
+    script = "set -eu\n" + "\n".join(job["script"]) + "\n"
+    res = subprocess.run(["docker", *args, image, "sh", "-c", script], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert c.creds["mlflow-password"] not in res.stdout + res.stderr
+    run_id = re.search(r"^run ([0-9a-f]{32}):", res.stdout, re.M).group(1)
+    metrics = json.loads((workspace / "metrics.json").read_text())  # the job's artifacts: path
+
+    import mlflow
+
+    with pytest.MonkeyPatch.context() as mp, platform_dns(DOMAIN):
+        for k, v in {"MLFLOW_TRACKING_USERNAME": c.creds["mlflow-username"], "MLFLOW_TRACKING_PASSWORD": c.creds["mlflow-password"],
+                     "MLFLOW_TRACKING_SERVER_CERT_PATH": str(c.ca), "REQUESTS_CA_BUNDLE": str(c.ca)}.items():
+            mp.setenv(k, v)
+        client = mlflow.MlflowClient(tracking_uri=c.url("mlflow", ""))
+        run = client.get_run(run_id)
+        assert client.get_experiment(run.info.experiment_id).name == "mlflow-pipeline-example"
+        assert run.data.params == {"alpha": "0.05", "l1_ratio": "0.5", "model": "ElasticNet"}
+        assert run.data.metrics == pytest.approx(metrics) and run.data.tags["ci_job_id"] == "4242"
+        assert sorted(a.path for a in client.list_artifacts(run_id)) == ["coefficients.json", "metrics.json"]
+        got = Path(client.download_artifacts(run_id, "metrics.json", str(tmp_path)))
+        assert json.loads(got.read_text()) == metrics
 
 
 def generated_secrets(dep) -> dict[str, str]:

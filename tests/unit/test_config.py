@@ -68,6 +68,8 @@ INVALID = [
     ({**OK, "runner": {"gpus": "two"}}, "runner.gpus", "'all'"),
     ({**OK, "runner": {"jobCpus": -1}}, "runner.jobCpus", "greater than 0"),
     ({**OK, "runner": {"tags": ["has space"]}}, "runner.tags[0]", "pattern"),
+    ({**OK, "runner": {"jobEnvironments": ["dev-julia"]}}, "runner.jobEnvironments", "not an environment"),
+    ({**OK, "runner": {"jobEnvironments": ["dev-python", "dev-python"]}}, "runner.jobEnvironments", "unique"),
     ({**OK, "runnerHosts": [{"dockerHost": "ftp://x"}]}, "runnerHosts[0].dockerHost", "not a Docker host"),
     ({**OK, "runnerHosts": [{"dockerHost": "tcp://10.0.0.2:2376"}]}, "runnerHosts[0]", "needs caMaterial"),
     ({**OK, "runnerHosts": [{"dockerHost": "unix:///run/b.sock", "sshOpts": ["-i", "k"]}]}, "runnerHosts[0]", "only for ssh://"),

@@ -12,4 +12,4 @@ def test_invalid_config_table_in_readme_is_current():
     spec.loader.exec_module(mod)
     table = mod.table()
     assert "NOT REJECTED" not in table
-    assert table in (ROOT / "README.md").read_text(), "regenerate: venv/bin/python scripts/invalid-config-table.py"
+    assert table in (ROOT / "README.md").read_text(), "regenerate: venv/bin/python scripts/invalid-config-table.py --write"

@@ -116,3 +116,26 @@ def test_gitlab_configuration(deploy):
 def test_admin_token_step_sets_the_root_password_from_its_file(deployed):
     d = deployed(runnerCount=0, portainer={"enabled": True})
     assert "u.password = pw" in d.named("service-gitlab-admin-token").inputs["create"]
+
+
+def test_ci_jobs_get_the_mlflow_credentials_and_environment_images_as_instance_variables(deployed):
+    d = deployed(runnerCount=1, runner={"jobEnvironments": ["dev-python", "dev-python-r"]})
+    step = d.named("service-gitlab-ci-variables")
+    # the admin token and every value travel on stdin, secret
+    assert is_secret(step.raw["stdin"]) and leaks(step.raw) == []
+    lines = step.inputs["stdin"].splitlines()
+    assert lines[0] == d.named("service-gitlab-admin-token").inputs["stdin"]  # the admin token
+    by_key = {line.split(" ", 2)[0]: line.split(" ", 2)[1:] for line in lines[1:]}
+    password = d.outputs["credentials"][0]["mlflow-password"]
+    images = {i.name: i.inputs["name"] for i in d.of_type("docker:index/remoteImage:RemoteImage")}
+    assert by_key == {
+        "MLFLOW_TRACKING_USERNAME": ["false", "mlflow"],
+        "MLFLOW_TRACKING_PASSWORD": ["true", password],  # masked in job logs
+        "DAP_IMAGE_DEV_PYTHON": ["false", images["service-dev-python-image"]],
+        "DAP_IMAGE_DEV_PYTHON_R": ["false", images["service-dev-python-r-image"]],
+    }
+    # once the admin token exists; again when the GitLab container is replaced; removed with the stack
+    assert d.named("service-gitlab-admin-token").urn in step.depends_on
+    assert step.inputs["triggers"] == ["service-gitlab_id"]
+    assert all(f"/admin/ci/variables/{k}" in step.inputs["delete"] for k in by_key)
+    assert "docker exec -i dap-dev-gitlab" in step.inputs["create"]
