@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := venv/bin/python
 STACK ?= dev
-APT_PACKAGES := docker.io nginx-light libnginx-mod-stream openssl debootstrap openssh-client curl ca-certificates iproute2 util-linux patch
+APT_PACKAGES := docker.io nginx-light libnginx-mod-stream openssl debootstrap openssh-client curl ca-certificates iproute2 util-linux patch chromium chromium-driver libnss3-tools fonts-dejavu-core
 
 .PHONY: help setup venv engine toolchain images up preview destroy outputs test unit integration bench
 

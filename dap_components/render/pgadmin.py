@@ -16,12 +16,15 @@ class PgServer:
     maintenance_db: str = "postgres"
 
 
+SERVER_GROUP = "Data Analysis Platform"  # the group pgAdmin's explorer lists the platform's servers under
+
+
 def render_servers_json(servers: Sequence[PgServer], ca_file: str) -> str:
     doc = {
         "Servers": {
             str(i): {
                 "Name": s.name,
-                "Group": "Data Analysis Platform",
+                "Group": SERVER_GROUP,
                 "Host": s.host,
                 "Port": s.port,
                 "MaintenanceDB": s.maintenance_db,

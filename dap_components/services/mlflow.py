@@ -31,7 +31,7 @@ def backend_store_uri(db_host: str, database: str, user: str) -> str:
     )
 
 
-def server_command(domain: str, backend_uri: str, bucket: str) -> list[str]:
+def server_command(domain: str, public_url: str, backend_uri: str, bucket: str) -> list[str]:
     return [
         "mlflow",
         "server",
@@ -43,6 +43,9 @@ def server_command(domain: str, backend_uri: str, bucket: str) -> list[str]:
         "--serve-artifacts",
         "--artifacts-destination", f"s3://{bucket}",
         "--allowed-hosts", f"mlflow.{domain},mlflow.{domain}:*,{ALIAS}:{PORT},localhost:*,127.0.0.1:*",
+        # The UI's own POSTs carry `Origin: <public URL>`; MLflow 3 refuses state-changing requests from an origin
+        # it is not told about (the browser smoke test found the runs list failing without this).
+        "--cors-allowed-origins", public_url,
     ]
 
 
@@ -68,7 +71,7 @@ def declare(
         ContainerSpec(
             role="mlflow",
             image=image.image_id,
-            command=server_command(ctx.domain, backend_store_uri("postgres-service", "mlflow", "mlflow"), bucket.bucket),
+            command=server_command(ctx.domain, ctx.public_url("mlflow"), backend_store_uri("postgres-service", "mlflow", "mlflow"), bucket.bucket),
             envs=[
                 f"MLFLOW_S3_ENDPOINT_URL={store_endpoint}",
                 f"AWS_CA_BUNDLE={PUBLIC_CA_FILE}",

@@ -8,6 +8,7 @@ earlier ones left (e.g. the MLflow run written in test_10 is looked for after de
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import shutil
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from dap_components.containers import HEALTH_INTERVAL_MAX
+from dap_components.render import pgadmin
 
 from .client import (
     LOOPBACK,
@@ -32,6 +34,8 @@ from .client import (
     platform_dns,
     wait_healthy,
 )
+from .browser import Browser
+from .browser import available as browser_here
 from .conftest import ROOT, ci_config, make_stack, write_stack_config
 
 pytestmark = pytest.mark.integration
@@ -373,6 +377,100 @@ def test_19b_the_example_pipeline_job_logs_to_mlflow_with_what_a_runner_job_gets
         assert sorted(a.path for a in client.list_artifacts(run_id)) == ["coefficients.json", "metrics.json"]
         got = Path(client.download_artifacts(run_id, "metrics.json", str(tmp_path)))
         assert json.loads(got.read_text()) == metrics
+
+
+@pytest.fixture(scope="module")
+def browser(dep):
+    missing = browser_here()
+    if missing:
+        pytest.fail(missing)
+    b = Browser(DOMAIN, HTTPS, dep.client.ca, dep.workdir, Path(os.environ.get("DAP_SCREENSHOTS") or dep.workdir / "screenshots"))
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def test_19c_browser_mlflow_behind_basic_auth_shows_the_probe_run(dep, browser):
+    c = dep.client
+    status, _, body = c.https("mlflow", f"/api/2.0/mlflow/runs/get?run_id={dep.memo['run_id']}", auth=c.mlflow_auth())
+    assert status == 200, body
+    info = json.loads(body)["run"]["info"]
+    browser.basic_auth(*c.mlflow_auth())
+    try:
+        browser.open("mlflow", "/#/experiments")
+        browser.wait_text(f"e2e-{dep.stack.name}")
+        browser.open("mlflow", f"/#/experiments/{info['experiment_id']}/runs")
+        browser.wait_text(info["run_name"])
+        browser.shot("mlflow")
+    finally:
+        browser.basic_auth(None)
+    browser.open("mlflow", "/")
+    browser.wait_text("401 Authorization Required")
+
+
+def notebook_cell_runs(browser, c, environment: str, kernel: str, code: str, expect: str) -> None:
+    """A notebook with one cell, opened in Jupyter Lab (signed in with the token in the URL, as the printed link
+    does), the cell run with Shift+Enter, its output read back from the page."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    token = c.outputs["devEnvironmentSecrets"][environment]["jupyterToken"]
+    name = f"smoke-{kernel}.ipynb"
+    notebook = {
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": kernel, "display_name": kernel}},
+        "cells": [{"cell_type": "code", "source": code, "metadata": {}, "outputs": [], "execution_count": None}],
+    }
+    status, _, body = c.https(f"jupyter-{environment}", f"/api/contents/{name}", method="PUT",
+                              data=json.dumps({"type": "notebook", "content": notebook}).encode(),
+                              headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+    assert status in (200, 201), body
+    browser.open(f"jupyter-{environment}", f"/lab/tree/{name}?token={token}")
+    browser.wait_for("the notebook's kernel idle", lambda: any("Idle" in e.text for e in browser.css(".jp-Notebook-ExecutionIndicator, .jp-StatusBar-TextItem")) or bool(browser.css(".jp-Notebook .jp-Cell .cm-content")), 120)
+    editor = browser.css(".jp-Notebook .jp-Cell .cm-content")[0]
+    editor.click()
+    ActionChains(browser.driver).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
+    browser.wait_for(f"{kernel} output {expect!r}", lambda: any(expect in e.text for e in browser.css(".jp-OutputArea-output")), 120)
+    browser.shot(f"jupyter-{kernel}")
+
+
+def test_19d_browser_jupyter_lab_runs_a_notebook_cell_in_each_kernel(dep, browser):
+    notebook_cell_runs(browser, dep.client, "rita", "python3", "import pandas as pd\npd.DataFrame({'x': [1, 2, 3]}).x.sum() * 7", "42")
+    notebook_cell_runs(browser, dep.client, "rita", "ir", "library(data.table)\ndata.table(x = 1:3)[, sum(x) * 7]", "42")
+
+
+def test_19e_browser_pgadmin_login_then_its_server_list(dep, browser):
+    c = dep.client
+    browser.open("pgadmin", "/login")
+    browser.fill("input[name=email]", c.creds["pgadmin-email"])
+    browser.fill("input[name=password]", c.creds["pgadmin-password"])
+    browser.css("button[type=submit], input[type=submit]")[0].click()
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    # the servers the program registered, in their group, once the explorer has loaded
+    browser.wait_text(pgadmin.SERVER_GROUP, timeout=90)
+    browser.wait_for("pgAdmin loaded", lambda: "Loading pgAdmin" not in browser.text(), 90)
+    group = browser.xpath(f"//*[text()='{pgadmin.SERVER_GROUP}']")[0]
+    ActionChains(browser.driver).double_click(group).perform()
+    browser.wait_text("postgres-service (MLflow)", timeout=30)
+    browser.wait_text("postgres-data", timeout=30)
+    browser.shot("pgadmin")
+
+
+def test_19f_browser_minio_console_login_and_gitlab_sign_in_page(dep, browser):
+    c = dep.client
+    browser.open("minio-console", "/login")
+    browser.fill("#accessKey", c.creds["minio-root-user"])
+    browser.fill("#secretKey", c.creds["minio-root-password"])
+    browser.css("button[type=submit]")[0].click()
+    browser.wait_text("mlflow", timeout=60)
+    time.sleep(1)  # the console's licence notice fades in on a first sign-in: acknowledge it, as a person would
+    for button in browser.xpath("//button[contains(., 'Acknowledge')]"):
+        button.click()
+    browser.shot("minio-console")
+    browser.open("gitlab", "/users/sign_in")
+    browser.wait_text("Sign in")
+    browser.shot("gitlab")
 
 
 def generated_secrets(dep) -> dict[str, str]:

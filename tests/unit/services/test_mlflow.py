@@ -25,7 +25,7 @@ def test_backend_store_uri_has_no_password_and_verifies_the_server():
 
 
 def test_server_command():
-    cmd = mlflow.server_command("dap.example.test", "postgresql+psycopg://u@h:5432/d", "artifacts")
+    cmd = mlflow.server_command("dap.example.test", "https://mlflow.dap.example.test", "postgresql+psycopg://u@h:5432/d", "artifacts")
     assert cmd[:2] == ["mlflow", "server"]
     value = lambda flag: cmd[cmd.index(flag) + 1]  # noqa: E731
     assert "--serve-artifacts" in cmd  # artifacts go through the server, clients never hold S3 keys
@@ -36,6 +36,7 @@ def test_server_command():
     allowed = value("--allowed-hosts").split(",")
     assert allowed == ["mlflow.dap.example.test", "mlflow.dap.example.test:*", "mlflow:5000", "localhost:*", "127.0.0.1:*"]
     assert "*" not in allowed
+    assert value("--cors-allowed-origins") == "https://mlflow.dap.example.test"  # no wildcard either
 
 
 def declared(program, **config):
@@ -128,6 +129,10 @@ def test_mlflow_wiring(deploy):
     assert cmd[cmd.index("--workers") + 1] == "2"  # 4 uvicorn workers exceed the 2 GB limit (measured: OOM)
     allowed = cmd[cmd.index("--allowed-hosts") + 1].split(",")
     assert "mlflow.dap.example.test" in allowed and "mlflow:5000" in allowed
+    # the origin of the UI's own requests: the public URL, exactly (port included when not 443)
+    assert cmd[cmd.index("--cors-allowed-origins") + 1] == "https://mlflow.dap.example.test"
+    odd = deploy(runnerCount=0, serviceHost={"httpsPort": 8443}).containers()["dap-dev-mlflow"].inputs["command"]
+    assert odd[odd.index("--cors-allowed-origins") + 1] == "https://mlflow.dap.example.test:8443"
     # the public S3 name, reached through the proxy's alias on the storage network, so presigned URLs
     # that MLflow hands to clients point where clients can go
     assert env(mlflow, "MLFLOW_S3_ENDPOINT_URL") == "https://s3.dap.example.test"
