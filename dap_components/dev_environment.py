@@ -37,7 +37,10 @@ def plan_routes(env: DevEnvironmentConfig, domain: str) -> tuple[list[HttpRoute]
     streams = [StreamRoute(f"dev-{env.name}-ssh", ssh_port(env.name), alias(env), 22, hostname=jupyter_hostname(env, domain))]
     https = []
     if env.jupyter:
-        https.append(HttpRoute(jupyter_hostname(env, domain), alias(env), JUPYTER_PORT, max_body_size="512m", timeout_seconds=3600))
+        # Host as the browser sent it, port included: Jupyter checks a websocket's Origin against it, and on a
+        # proxy port other than 443 the kernel would never connect (found by the browser smoke test)
+        https.append(HttpRoute(jupyter_hostname(env, domain), alias(env), JUPYTER_PORT, max_body_size="512m",
+                               timeout_seconds=3600, host_header="$http_host"))
     return https, streams
 
 

@@ -56,6 +56,9 @@ def test_container_wiring(deploy):
     assert not c.inputs.get("ports")
     conf = proxy_conf(d)
     assert "server_name jupyter-ann.dap.example.test;" in conf and "set $upstream http://dev-ann:8888;" in conf
+    # Jupyter sees the Host the browser used, port included (its websocket Origin check compares the two)
+    (block,) = [b for b in conf.split("server {") if "server_name jupyter-ann.dap.example.test;" in b]
+    assert "proxy_set_header Host $http_host;" in block and "proxy_set_header Host $host;" not in block
     out = d.outputs["devEnvironments"][0]["ann"]
     assert out["ssh"] == f"ssh -p {dev_ssh_port('ann')} dev@jupyter-ann.dap.example.test"
     assert out["jupyterUrl"] == "https://jupyter-ann.dap.example.test"
