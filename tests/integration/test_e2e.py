@@ -407,7 +407,7 @@ def test_19c_browser_mlflow_behind_basic_auth_shows_the_probe_run(dep, browser):
         browser.basic_auth(None)  # (without it the proxy answers 401: test_10)
 
 
-def notebook_cell_runs(browser, c, environment: str, kernel: str, code: str, expect: str) -> None:
+def notebook_cell_runs(browser, c, environment: str, kernel: str, display: str, code: str, expect: str) -> None:
     """A notebook with one cell, opened in Jupyter Lab (signed in with the token in the URL, as the printed link
     does), the cell run with Shift+Enter, its output read back from the page."""
     from selenium.webdriver.common.action_chains import ActionChains
@@ -416,25 +416,30 @@ def notebook_cell_runs(browser, c, environment: str, kernel: str, code: str, exp
     token = c.outputs["devEnvironmentSecrets"][environment]["jupyterToken"]
     name = f"smoke-{kernel}.ipynb"
     notebook = {
-        "nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": kernel, "display_name": kernel}},
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": kernel, "display_name": display}},
         "cells": [{"cell_type": "code", "source": code, "metadata": {}, "outputs": [], "execution_count": None}],
     }
     status, _, body = c.https(f"jupyter-{environment}", f"/api/contents/{name}", method="PUT",
                               data=json.dumps({"type": "notebook", "content": notebook}).encode(),
                               headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
     assert status in (200, 201), body
-    browser.open(f"jupyter-{environment}", f"/lab/tree/{name}?token={token}")
-    browser.wait_for("the notebook's kernel idle", lambda: any("Idle" in e.text for e in browser.css(".jp-Notebook-ExecutionIndicator, .jp-StatusBar-TextItem")) or bool(browser.css(".jp-Notebook .jp-Cell .cm-content")), 120)
-    editor = browser.css(".jp-Notebook .jp-Cell .cm-content")[0]
+    # ?reset: a fresh workspace, so only this notebook is open; everything below looks at the visible panel only
+    browser.open(f"jupyter-{environment}", f"/lab/tree/{name}?reset&token={token}")
+    panel = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+    # the status bar speaks of the active notebook: its kernel started and idle
+    browser.wait_for(f"{name} open with the {display} kernel idle",
+                     lambda: browser.css(f"{panel} .jp-Cell .cm-content") and f"{display} | Idle" in browser.text(), 120)
+    editor = browser.css(f"{panel} .jp-Cell .cm-content")[0]
     editor.click()
     ActionChains(browser.driver).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
-    browser.wait_for(f"{kernel} output {expect!r}", lambda: any(expect in e.text for e in browser.css(".jp-OutputArea-output")), 120)
+    browser.wait_for(f"{kernel} output {expect!r}", lambda: any(expect in e.text for e in browser.css(f"{panel} .jp-OutputArea-output")), 120)
     browser.shot(f"jupyter-{kernel}")
 
 
 def test_19d_browser_jupyter_lab_runs_a_notebook_cell_in_each_kernel(dep, browser):
-    notebook_cell_runs(browser, dep.client, "rita", "python3", "import pandas as pd\npd.DataFrame({'x': [1, 2, 3]}).x.sum() * 7", "42")
-    notebook_cell_runs(browser, dep.client, "rita", "ir", "library(data.table)\ndata.table(x = 1:3)[, sum(x) * 7]", "42")
+    notebook_cell_runs(browser, dep.client, "rita", "python3", "Python 3 (ipykernel)",
+                       "import pandas as pd\npd.DataFrame({'x': [1, 2, 3]}).x.sum() * 7", "42")
+    notebook_cell_runs(browser, dep.client, "rita", "ir", "R", "library(data.table)\ndata.table(x = 1:3)[, sum(x) * 11]", "66")
 
 
 def test_19e_browser_pgadmin_login_then_its_server_list(dep, browser):
