@@ -100,7 +100,9 @@ def bench_deployment(repeat: int) -> None:
         def pulumi(*args: str) -> str:
             res = subprocess.run(["pulumi", *args, "--stack", stack], cwd=project, env=env, capture_output=True, text=True)
             if res.returncode != 0:
-                raise SystemExit(f"pulumi {' '.join(args)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+                out = res.stdout
+                diagnostics = out[out.find("Diagnostics:"):] if "Diagnostics:" in out else out[-3000:]
+                raise SystemExit(f"pulumi {' '.join(args)} failed:\n{diagnostics[:6000]}\n{res.stderr[-3000:]}")
             return res.stdout
 
         def timed(key: str, *args: str) -> None:
@@ -141,6 +143,9 @@ def bench_deployment(repeat: int) -> None:
         finally:
             subprocess.run(["pulumi", "destroy", "--yes", "--stack", stack], cwd=project, env=env, capture_output=True)
             subprocess.run(["pulumi", "stack", "rm", "--yes", "--force", stack], cwd=project, env=env, capture_output=True)
+            vols = docker("volume", "ls", "-q", "--filter", f"name=^{prefix}-").split()
+            if vols:
+                docker("volume", "rm", *vols)
     row("cold `up` of the ci stack (images present, no volumes)", figures["cold"], counts.get("cold", ""))
     row("floor: the same containers and steps with `docker` (scripts/floor.py)", figures["floor"])
     print(f"| ratio cold `up` / floor (medians) | | {statistics.median(figures['cold']) / statistics.median(figures['floor']):.2f} | | | |")
