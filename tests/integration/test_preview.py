@@ -20,7 +20,7 @@ PLANNED = {
     "docker:index/network:Network": 4,
     "docker:index/remoteImage:RemoteImage": 9,
     "docker:index/volume:Volume": 9,
-    "command:local:Command": 15,  # 6 provisioning steps + a readiness step per container
+    "command:local:Command": 16,  # 7 provisioning steps (the CI variables one included) + a readiness step per container
     "random:index/randomPassword:RandomPassword": 12,
     "tls:index/privateKey:PrivateKey": 6,
     "tls:index/certRequest:CertRequest": 3,
