@@ -103,6 +103,13 @@ class Browser:
         field.clear()
         field.send_keys(value)
 
+    def sign_in(self, name: str, path: str, fields: dict[str, str], submit: str = "button[type=submit]") -> None:
+        """Open a sign-in page, fill its fields (CSS selector -> value) and submit it, as a person does."""
+        self.open(name, path)
+        for selector, value in fields.items():
+            self.fill(selector, value)
+        self.css(submit)[0].click()
+
     def shot(self, name: str) -> Path:
         path = self.shots / f"{name}.png"
         self.driver.save_screenshot(str(path))

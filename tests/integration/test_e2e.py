@@ -444,10 +444,7 @@ def test_19d_browser_jupyter_lab_runs_a_notebook_cell_in_each_kernel(dep, browse
 
 def test_19e_browser_pgadmin_login_then_its_server_list(dep, browser):
     c = dep.client
-    browser.open("pgadmin", "/login")
-    browser.fill("input[name=email]", c.creds["pgadmin-email"])
-    browser.fill("input[name=password]", c.creds["pgadmin-password"])
-    browser.css("button[type=submit], input[type=submit]")[0].click()
+    browser.sign_in("pgadmin", "/login", {"input[name=email]": c.creds["pgadmin-email"], "input[name=password]": c.creds["pgadmin-password"]})
     from selenium.webdriver.common.action_chains import ActionChains
 
     # the servers the program registered, in their group, once the explorer has loaded
@@ -462,10 +459,7 @@ def test_19e_browser_pgadmin_login_then_its_server_list(dep, browser):
 
 def test_19f_browser_minio_console_login_and_gitlab_sign_in_page(dep, browser):
     c = dep.client
-    browser.open("minio-console", "/login")
-    browser.fill("#accessKey", c.creds["minio-root-user"])
-    browser.fill("#secretKey", c.creds["minio-root-password"])
-    browser.css("button[type=submit]")[0].click()
+    browser.sign_in("minio-console", "/login", {"#accessKey": c.creds["minio-root-user"], "#secretKey": c.creds["minio-root-password"]})
     browser.wait_text("mlflow", timeout=60)
     time.sleep(1)  # the console's licence notice fades in on a first sign-in: acknowledge it, as a person would
     for button in browser.xpath("//button[contains(., 'Acknowledge')]"):
