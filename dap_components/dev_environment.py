@@ -92,13 +92,12 @@ class DevEnvironment(pulumi.ComponentResource):
         self.jupyter_token = token.result
         mlflow_credentials = args.mlflow_password.apply(lambda pw: render_mlflow_credentials("mlflow", pw))
 
-        image = args.image
         self.container = make_container(
             f"{name}-container",
             f"{args.prefix}-{alias(env)}",
             ContainerSpec(
                 role="dev-environment",
-                image=image.image_id,
+                image=args.image.image_id,
                 envs=[
                     f"JUPYTER_ENABLED={'true' if env.jupyter else 'false'}",
                     f"MLFLOW_TRACKING_URI={args.mlflow_url}",

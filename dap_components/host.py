@@ -14,9 +14,14 @@ from .config import ENVIRONMENTS, ImagesConfig, PlatformConfig, RunnerHostEntry
 from .containers import environment_image, environment_tag, pinned_image
 
 
+def slug(text: str) -> str:
+    """``text`` spelled with lowercase letters, digits and single dashes, as a resource name part."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
 def host_slug(docker_host: str) -> str:
     """A stable resource name for a Docker host, independent of its position in the config."""
-    return re.sub(r"[^a-z0-9]+", "-", docker_host.lower().split("://", 1)[-1]).strip("-")[:50] or "local"
+    return slug(docker_host.split("://", 1)[-1])[:50] or "local"
 
 
 def docker_provider(name: str, docker_host: str, entry: Optional[RunnerHostEntry]) -> docker.Provider:
@@ -50,8 +55,7 @@ class DockerHost:
         """One pinned image per reference on this host, shared by every runner placed here (n runners, one
         image resource: scaling adds and removes only runner resources)."""
         if ref not in self._images:
-            slug = re.sub(r"[^a-z0-9]+", "-", ref.lower()).strip("-")
-            self._images[ref] = pinned_image(f"{self.key}-image-{slug}", ref, pulumi.ResourceOptions(provider=self.provider))
+            self._images[ref] = pinned_image(f"{self.key}-image-{slug(ref)}", ref, pulumi.ResourceOptions(provider=self.provider))
         return self._images[ref]
 
     def environment(self, environment: str, images: ImagesConfig) -> docker.RemoteImage:

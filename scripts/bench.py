@@ -110,6 +110,12 @@ def bench_deployment(repeat: int) -> None:
             pulumi(*args)
             figures[key].append(time.perf_counter() - start)
 
+        def remove_volumes() -> None:
+            """The stack's retained volumes, so the next cold up (or the next bench) starts from nothing."""
+            vols = docker("volume", "ls", "-q", "--filter", f"name=^{prefix}-").split()
+            if vols:
+                docker("volume", "rm", *vols)
+
         def last_changes() -> dict[str, int]:
             return json.loads(pulumi("stack", "history", "--json", "--page-size", "1"))[0]["resourceChanges"]
 
@@ -131,9 +137,7 @@ def bench_deployment(repeat: int) -> None:
                 timed("remove", *up)
                 deployment = json.loads(pulumi("stack", "export", "--show-secrets"))["deployment"]  # for the floor
                 timed("destroy", "destroy", "--yes")
-                vols = docker("volume", "ls", "-q", "--filter", f"name=^{prefix}-").split()
-                if vols:
-                    docker("volume", "rm", *vols)
+                remove_volumes()
             # The floor: the same graph replayed with the docker CLI, polled every 0.5 s (scripts/floor.py).
             for _ in range(repeat):
                 try:
@@ -143,9 +147,7 @@ def bench_deployment(repeat: int) -> None:
         finally:
             subprocess.run(["pulumi", "destroy", "--yes", "--stack", stack], cwd=project, env=env, capture_output=True)
             subprocess.run(["pulumi", "stack", "rm", "--yes", "--force", stack], cwd=project, env=env, capture_output=True)
-            vols = docker("volume", "ls", "-q", "--filter", f"name=^{prefix}-").split()
-            if vols:
-                docker("volume", "rm", *vols)
+            remove_volumes()
     row("cold `up` of the ci stack (images present, no volumes)", figures["cold"], counts.get("cold", ""))
     row("floor: the same containers and steps with `docker` (scripts/floor.py)", figures["floor"])
     print(f"| ratio cold `up` / floor (medians) | | {statistics.median(figures['cold']) / statistics.median(figures['floor']):.2f} | | | |")
