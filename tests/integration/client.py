@@ -83,6 +83,7 @@ class PlatformClient:
         status, _, body = self.https(name, "/api/kernels", method="POST", data=json.dumps({"name": kernel}).encode(), headers=auth)
         assert status == 201, (status, body)
         kernel_id = json.loads(body)["id"]
+        deadline = time.monotonic() + timeout
         try:
             with platform_dns(self.domain, self.address):
                 ws = websocket.create_connection(
@@ -91,19 +92,43 @@ class PlatformClient:
                     sslopt={"ca_certs": str(self.ca)},
                     timeout=timeout,
                 )
-            try:
+            session = uuid.uuid4().hex
+
+            def request(msg_type: str, content: dict) -> str:
                 msg_id = uuid.uuid4().hex
                 ws.send(json.dumps({
-                    "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "tests", "session": uuid.uuid4().hex,
+                    "header": {"msg_id": msg_id, "msg_type": msg_type, "username": "tests", "session": session,
                                "version": "5.3", "date": ""},
-                    "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-                    "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                                "allow_stdin": False, "stop_on_error": True},
+                    "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [], "content": content,
                 }))
+                return msg_id
+
+            def messages(wait: float):
+                """Kernel messages for ``wait`` seconds at most (never past the deadline), frame by frame, control
+                frames included (Jupyter pings the socket), so no wait outlasts its bound."""
+                until = min(deadline, time.monotonic() + wait)
+                while time.monotonic() < until:
+                    ws.settimeout(max(0.1, until - time.monotonic()))
+                    try:
+                        opcode, frame = ws.recv_data_frame(True)
+                    except websocket.WebSocketTimeoutException:
+                        return
+                    if opcode == websocket.ABNF.OPCODE_TEXT:
+                        yield json.loads(frame.data)
+
+            try:
+                # as a notebook does: ask for kernel_info until the kernel answers (requests sent before it is
+                # up can be lost), then execute
+                while True:
+                    assert time.monotonic() < deadline, f"the {kernel} kernel did not answer within {timeout} s"
+                    info_id = request("kernel_info_request", {})
+                    if any(m.get("parent_header", {}).get("msg_id") == info_id and m["header"]["msg_type"] == "kernel_info_reply"
+                           for m in messages(3)):
+                        break
+                msg_id = request("execute_request", {"code": code, "silent": False, "store_history": False,
+                                                     "user_expressions": {}, "allow_stdin": False, "stop_on_error": True})
                 out, reply = [], None
-                deadline = time.monotonic() + timeout
-                while time.monotonic() < deadline:
-                    msg = json.loads(ws.recv())
+                for msg in messages(timeout):
                     if msg.get("parent_header", {}).get("msg_id") != msg_id:
                         continue
                     kind = msg["header"]["msg_type"]
