@@ -8,6 +8,8 @@
 #   images/build.sh --list          print the tags
 #   images/build.sh --stack-config  print the `images:` mapping for a Pulumi stack config
 #                                   (also written to images/images.yaml by every build)
+#   images/build.sh --tool crane    build (or reuse) a host tool the tests use and print its path:
+#                                   crane (go-containerregistry), pushes images as kaniko does
 #   images/build.sh --try-real-runner   retry building the real gitlab-runner from its Go module
 #                                   (fails today: dependencies missing from the Go proxy; see README)
 #
@@ -45,6 +47,10 @@ RUNNER_MODULE=gitlab.com/gitlab-org/gitlab-runner
 RUNNER_MODVER=v1.11.1-0.20260903214710-fc1f1862bd91      # the only version the Go proxy serves
 RUNNER_VERSION=19.4.0                                    # VERSION file of that source tree
 RUNNER_REVISION=fc1f1862
+REGISTRY_MODULE=github.com/distribution/distribution/v3   # GitLab's container registry is this project
+REGISTRY_MODVER=v3.1.2
+CRANE_MODULE=github.com/google/go-containerregistry      # the tests' registry client (kaniko's push library)
+CRANE_MODVER=v0.22.1
 MLFLOW_VERSION=3.17.2
 PGADMIN_VERSION=9.18
 GITLAB_STANDIN_VERSION=1.0.0
@@ -90,7 +96,7 @@ stack_config() {
   echo "  jobDefault: $BASE_TAG"
 }
 
-ONLY=""; FORCE=0; TRY_RUNNER=0
+ONLY=""; FORCE=0; TRY_RUNNER=0; TOOL=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --list) print_list; exit 0 ;;
@@ -99,15 +105,23 @@ while [ $# -gt 0 ]; do
     --only=*) ONLY=",${1#--only=},";;
     --force) FORCE=1 ;;
     --try-real-runner) TRY_RUNNER=1 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --tool) TOOL=$2; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) die "unknown argument $1" ;;
   esac
   shift
 done
 
-docker info >/dev/null 2>&1 || die "no Docker Engine answers (start it with scripts/docker-engine.sh)"
 mkdir -p "$DAP_IMG_CACHE"
 . "$HERE/lib/gobuild.sh"
+if [ -n "$TOOL" ]; then
+  case "$TOOL" in
+    crane) go_build crane "$CRANE_MODULE" "$CRANE_MODVER" ./cmd/crane "-s -w" ;;
+    *) die "unknown tool $TOOL (known: crane)" ;;
+  esac
+  exit $?
+fi
+docker info >/dev/null 2>&1 || die "no Docker Engine answers (start it with scripts/docker-engine.sh)"
 
 # hash_dir DIR -> sha256 over relative paths, modes and contents of every file in DIR
 hash_dir() {
@@ -224,6 +238,13 @@ try_real_runner() {
   fi
 }
 
+prep_gitlab_standin() {
+  local b
+  b=$(go_build registry "$REGISTRY_MODULE" "$REGISTRY_MODVER" ./cmd/registry \
+    "-s -w -X $REGISTRY_MODULE/version.version=$REGISTRY_MODVER -X $REGISTRY_MODULE/version.mainpkg=$REGISTRY_MODULE")
+  mkdir -p "$1/bin"; cp "$b" "$1/bin/registry"
+  BUILD_ARGS+=(--build-arg "REGISTRY_VERSION=$REGISTRY_MODVER")
+}
 prep_mlflow()     { add_pip_ca "$1"; BUILD_ARGS+=(--build-arg "BASE_IMAGE=$BASE_TAG"); }
 prep_dev_python() { add_pip_ca "$1"; BUILD_ARGS+=(--build-arg "BASE_IMAGE=$BASE_TAG"); }
 prep_pgadmin()    { add_pip_ca "$1"; }

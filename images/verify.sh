@@ -416,7 +416,9 @@ if want gitlab || want gitlab-runner; then
   chmod 0400 "$TMP/gitlab/secrets/dap/gitlab_root_password"
   printf '%s\n' "external_url 'http://gitlab.dap.test'" \
     "# gitlab_rails['initial_root_password'] = 'commented-out'" \
-    "gitlab_rails['initial_root_password'] = File.read('$GPWFILE').strip" > "$TMP/gitlab/dap/gitlab.rb"
+    "gitlab_rails['initial_root_password'] = File.read('$GPWFILE').strip" \
+    "registry_external_url 'http://registry.dap.test'" "gitlab_rails['registry_enabled'] = true" \
+    "registry_nginx['listen_port'] = 5050" > "$TMP/gitlab/dap/gitlab.rb"
   dcreate gitlab -p 127.0.0.1::80 -p 127.0.0.1::5050 -p 127.0.0.1::22 \
     -e GITLAB_OMNIBUS_CONFIG="from_file('/etc/dap/gitlab.rb')" \
     -v "$RUN_ID-gitlab-data:/var/opt/gitlab" "$(tag gitlab-standin)"
@@ -467,8 +469,18 @@ if want gitlab || want gitlab-runner; then
       "docker exec $(cname gitlab) grep -q 'pbkdf2_sha256' /var/opt/gitlab/standin/state.json && ! docker exec $(cname gitlab) grep -rqF -- '$GPW1' /var/opt/gitlab /var/log/gitlab /etc/gitlab"
     check "gitlab-standin: the secret stays 0400 root (user git cannot read it)" bash -c \
       "[ \"\$(docker exec $(cname gitlab) stat -c '%a %U' $GPWFILE)\" = '400 root' ] && ! docker exec -u git $(cname gitlab) cat $GPWFILE"
-    check "gitlab-standin: registry /v2/ -> 401 + Docker-Distribution-API-Version" bash -c \
-      "curl -s -D - -o /dev/null http://127.0.0.1:$R/v2/ | tee /dev/stderr | grep -q '^HTTP/1.[01] 401' && curl -s -D - -o /dev/null http://127.0.0.1:$R/v2/ | grep -qi '^Docker-Distribution-API-Version: registry/2.0'"
+    check "gitlab-standin: registry /v2/ -> 401 + Docker-Distribution-API-Version + Bearer realm at GitLab's /jwt/auth" bash -c \
+      "curl -s -D - -o /dev/null http://127.0.0.1:$R/v2/ | tr -d '\r' | tee '$TMP/reg.h' >&2; grep -q '^HTTP/1.[01] 401' '$TMP/reg.h' &&
+       grep -qi '^Docker-Distribution-API-Version: registry/2.0' '$TMP/reg.h' &&
+       grep -qi '^Www-Authenticate: Bearer realm=\"http://gitlab.dap.test/jwt/auth\",service=\"container_registry\"' '$TMP/reg.h'"
+    check "gitlab-standin: /jwt/auth with a wrong password -> 401" bash -c \
+      "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -u 'root:wrong-$GPW1' 'http://127.0.0.1:$G/jwt/auth?service=container_registry&scope=repository:root/x:push,pull')\" = 401 ]"
+    check "gitlab-standin: a /jwt/auth token (root's password) opens the registry (/v2/ 200, catalog lists nothing yet)" bash -c "
+      tok=\$(curl -fsS -u 'root:$GPW1' 'http://127.0.0.1:$G/jwt/auth?service=container_registry&scope=registry:catalog:*' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])') &&
+      [ \"\$(curl -s -o /dev/null -w '%{http_code}' -H \"Authorization: Bearer \$tok\" http://127.0.0.1:$R/v2/)\" = 200 ] &&
+      curl -fsS -H \"Authorization: Bearer \$tok\" http://127.0.0.1:$R/v2/_catalog | grep -q '\"repositories\":\[\]'"
+    check "gitlab-standin: the registry runs as user git (uid 998)" bash -c \
+      "[ \"\$(docker top $(cname gitlab) -eo pid,uid,args | awk 'NR>1 && /registry serve/ {print \$2; exit}')\" = 998 ]"
     check "gitlab-standin: HTTP server runs as user git (uid 998), not root" bash -c \
       "[ \"\$(docker top $(cname gitlab) -eo pid,uid,args | awk 'NR>1 && /gitlab_standin.py/ {print \$2; exit}')\" = 998 ]"
     check "gitlab-standin: SSH banner on 22" bash -c \

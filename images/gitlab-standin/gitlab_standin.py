@@ -20,7 +20,10 @@ GitLab that the platform's Pulumi program uses:
              POST /api/v4/runners/verify   token -> 200 if known, else 403
              DELETE /api/v4/runners        token -> 204 (runner unregisters itself)
              POST /api/v4/jobs/request     token -> 204 (no jobs, ever), 403 for unknown tokens
-  HTTP :5050 GET  /v2/ -> 401 with Docker-Distribution-API-Version: registry/2.0 (registry stub)
+             GET  /jwt/auth        registry tokens (Basic auth: root's password or a PAT with
+                                   read_registry, write_registry or api; see gitlab_registry.py)
+  HTTP :5050 the `distribution` registry (Go module build), token auth against /jwt/auth, when
+             gitlab.rb sets registry_external_url (as Omnibus runs GitLab's registry)
 
 Root password, as in GitLab: on first boot (no root password in the state yet) `python3
 gitlab_standin.py init-root-password` (run by /assets/wrapper as root, before it drops to `git`)
@@ -43,11 +46,12 @@ import os
 import re
 import secrets
 import sys
-import threading
 import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+import gitlab_registry
 
 STATE_DIR = os.environ.get("GITLAB_STANDIN_STATE_DIR", "/var/opt/gitlab/standin")
 STATE_FILE = os.path.join(STATE_DIR, "state.json")
@@ -480,8 +484,6 @@ class Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self):
-        if self.server.name == "registry":
-            return self.registry()
         path = urlparse(self.path).path.rstrip("/") or "/"
         if path == "/-/health":
             return self.send(200, "GitLab OK", "text/plain; charset=utf-8")
@@ -496,13 +498,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(302, "", "text/html", {"Location": "/users/sign_in"})
         if path in ("/users/sign_in", "/help"):
             return self.get_sign_in()
+        if path == "/jwt/auth":
+            return self.jwt_auth()
         if path.startswith("/api/v4/"):
             return self.api("GET", path[len("/api/v4"):])
         return self.send(404, {"message": "404 Not Found"})
 
     def do_POST(self):
-        if self.server.name == "registry":
-            return self.registry()
         path = urlparse(self.path).path.rstrip("/")
         if path == "/users/sign_in":
             return self.post_sign_in()
@@ -511,28 +513,51 @@ class Handler(BaseHTTPRequestHandler):
         return self.send(404, {"message": "404 Not Found"})
 
     def do_DELETE(self):
-        if self.server.name == "registry":
-            return self.registry()
         path = urlparse(self.path).path.rstrip("/")
         if path.startswith("/api/v4/"):
             return self.api("DELETE", path[len("/api/v4"):])
         return self.send(404, {"message": "404 Not Found"})
 
     def do_PUT(self):
-        if self.server.name == "registry":
-            return self.registry()
         path = urlparse(self.path).path
         if path.startswith("/api/v4/"):
             return self.api("PUT", path[len("/api/v4"):])
         return self.send(405, {"message": "405 Method Not Allowed"})
 
-    # ---- container registry stub (:5050)
-    def registry(self):
-        realm = os.environ.get("GITLAB_STANDIN_REGISTRY_REALM", "http://gitlab/jwt/auth")
-        self.send(401, {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required",
-                                    "detail": None}]}, "application/json",
-                  {"Docker-Distribution-API-Version": "registry/2.0",
-                   "WWW-Authenticate": 'Bearer realm="%s",service="container_registry"' % realm})
+    # ---- container registry tokens (GitLab's JwtController)
+    def registry_credentials(self):
+        """(subject, token scopes) for the Basic auth header; (None, None) when there is none;
+        (None, []) when it is wrong. Root's password counts as every scope (an admin)."""
+        auth = self.headers.get("Authorization") or ""
+        if not auth.lower().startswith("basic "):
+            return None, None
+        try:
+            user, _, password = base64.b64decode(auth[6:].strip()).decode().partition(":")
+        except ValueError:
+            return None, []
+        pat = STATE.transact(lambda d: d["pats"].get(password))
+        if pat and not pat.get("revoked"):
+            return pat.get("user", "root"), list(pat.get("scopes") or [])
+        if user.strip().lower() in ("root", ROOT_EMAIL) and check_password(password, root_password_hash()):
+            return "root", ["api"]
+        return None, []
+
+    def jwt_auth(self):
+        q = parse_qs(urlparse(self.path).query)
+        if (q.get("service") or [""])[-1] != gitlab_registry.SERVICE:
+            return self.send(400, {"errors": [{"code": "UNAVAILABLE", "message": "unknown service"}]})
+        if not os.path.exists(gitlab_registry.CERT_FILE):
+            return self.send(404, {"message": "404 Container Registry Not Enabled"})
+        subject, scopes = self.registry_credentials()
+        if subject is None and scopes is not None:
+            return self.send(401, {"errors": [{"code": "UNAUTHORIZED", "message": "HTTP Basic: Access denied. "
+                                               "If a password was provided for Git authentication, the password "
+                                               "was incorrect or you're required to use a token instead of a password."}]},
+                             headers={"WWW-Authenticate": 'Basic realm="GitLab"'})
+        access = gitlab_registry.grant(gitlab_registry.parse_scopes(q.get("scope") or []), scopes or [])
+        token = gitlab_registry.issue_token(subject or "", access)
+        return self.send(200, {"token": token, "access_token": token, "expires_in": gitlab_registry.TOKEN_TTL,
+                               "issued_at": now_iso()})
 
     # ---- REST API
     def api(self, method, path):
@@ -707,14 +732,10 @@ class Server(ThreadingHTTPServer):
 
 def serve():
     http_port = int(os.environ.get("GITLAB_STANDIN_HTTP_PORT", "80"))
-    reg_port = int(os.environ.get("GITLAB_STANDIN_REGISTRY_PORT", "5050"))
-    servers = [Server(("0.0.0.0", http_port), "http"), Server(("0.0.0.0", reg_port), "registry")]
-    for s in servers[1:]:
-        threading.Thread(target=s.serve_forever, daemon=True).start()
-    print(f"gitlab-standin {VERSION}: HTTP on :{http_port}, registry stub on :{reg_port} "
-          f"(state: {STATE_FILE})", flush=True)
+    server = Server(("0.0.0.0", http_port), "http")
+    print(f"gitlab-standin {VERSION}: HTTP on :{http_port} (state: {STATE_FILE})", flush=True)
     try:
-        servers[0].serve_forever()
+        server.serve_forever()
     except KeyboardInterrupt:
         pass
 
@@ -722,4 +743,8 @@ def serve():
 if __name__ == "__main__":
     if sys.argv[1:] == ["init-root-password"]:
         sys.exit(init_root_password())
+    if sys.argv[1:] == ["init-registry"]:
+        import pwd
+        git = pwd.getpwnam("git")
+        sys.exit(0 if gitlab_registry.init_registry(omnibus_config_texts(), git.pw_uid, git.pw_gid) else 3)
     serve()
