@@ -175,6 +175,9 @@ class ImagesConfig(_Model):
     mlflow: Optional[ImageRef] = None
     dev_python: Optional[ImageRef] = None
     dev_python_r: Optional[ImageRef] = None
+    # The kaniko executor (debug variant) that environments/.gitlab-ci.yml builds environment images with;
+    # set as the instance CI/CD variable DAP_IMAGE_KANIKO. No default: it is not part of the offline set.
+    kaniko: Optional[ImageRef] = None
 
     def prebuilt(self, environment: str) -> Optional[str]:
         """The prebuilt image the stack names for a dev environment (None: the program builds it)."""

@@ -99,6 +99,7 @@ class ServiceHost(pulumi.ComponentResource):
                 "MLFLOW_TRACKING_USERNAME": (mlflow.USERNAME, False),
                 "MLFLOW_TRACKING_PASSWORD": (mlflow_service.credentials["mlflow-password"], True),
                 **{job_image_variable(e): (environment_ref(e, cfg.images), False) for e in cfg.runner.job_environments},
+                **({"DAP_IMAGE_KANIKO": (cfg.images.kaniko, False)} if cfg.images.kaniko else {}),
             }
         )
 

@@ -275,12 +275,12 @@ def gitlab_api(container: str, path: str, token: str, method: str = "GET") -> An
     return json.loads(out) if out.strip() else None
 
 
-def mint_gitlab_token(container: str, token: str, name: str = "dap-tests") -> None:
+def mint_gitlab_token(container: str, token: str, name: str = "dap-tests", scopes: tuple[str, ...] = ("api",)) -> None:
     """A personal access token of root for the tests, set the way the program sets its own."""
     ruby = (
         "t = STDIN.read.strip; u = User.find_by_username('root'); "
         f"u.personal_access_tokens.where(name: '{name}').each(&:revoke!); "
-        f"pat = u.personal_access_tokens.build(name: '{name}', scopes: ['api'], expires_at: 2.days.from_now); "
+        f"pat = u.personal_access_tokens.build(name: '{name}', scopes: {list(scopes)!r}, expires_at: 2.days.from_now); "
         "pat.set_token(t); pat.save!"
     )
     docker("exec", "-i", container, "gitlab-rails", "runner", ruby, input=token)

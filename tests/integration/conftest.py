@@ -101,3 +101,11 @@ def make_stack(project_dir: Path, pulumi_env: dict[str, str], config: dict[str, 
     )
     write_stack_config(project_dir, name, config)
     return stack
+
+
+@pytest.fixture(scope="session")
+def crane() -> Path:
+    """go-containerregistry's crane (the library kaniko pushes with), built from the Go module proxy and cached."""
+    res = subprocess.run([str(ROOT / "images" / "build.sh"), "--tool", "crane"], capture_output=True, text=True, timeout=1200)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return Path(res.stdout.strip().splitlines()[-1])

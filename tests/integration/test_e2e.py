@@ -17,6 +17,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -320,44 +321,55 @@ def test_19_r_and_python_cells_run_through_jupyter_and_r_reads_postgres_data_ove
     assert out.split() == ["alpha,beta", "TRUE", "verify-full"]
 
 
-def test_19b_the_example_pipeline_job_logs_to_mlflow_with_what_a_runner_job_gets(dep, tmp_path):
-    """examples/mlflow-pipeline's job script, run as the runner would run it: its image (named by an instance
-    variable), the runner's network, volumes and job environment, GitLab's instance variables and the job's own
-    variables; then its run, metrics and artifacts are read back from MLflow."""
+def instance_variables(dep) -> dict[str, dict]:
+    return {v["key"]: v for v in gitlab_api(dep.name("gitlab"), "/admin/ci/variables", dep.memo["gitlab_token"])}
+
+
+def runner_job(dep, tmp_path: Path, image: Optional[str], script: list[str], variables: dict[str, str], workspace: Path,
+               timeout: int = 600) -> subprocess.CompletedProcess:
+    """A job run as runner-1 would run it: ``image`` (None: the runner's default job image) with no entrypoint, the runner's network, volumes, extra hosts
+    and job environment (config.toml), GitLab's instance variables, then the job's ``variables``; ``workspace`` is
+    the checkout. Variables travel in a 0600 env file, never on a command line."""
     import tomllib
 
-    import yaml
-
-    c = dep.client
-    token = dep.memo["gitlab_token"]
-    variables = {v["key"]: v for v in gitlab_api(dep.name("gitlab"), "/admin/ci/variables", token)}
-    assert variables["MLFLOW_TRACKING_PASSWORD"]["masked"] is True
-    assert variables["MLFLOW_TRACKING_PASSWORD"]["value"] == c.creds["mlflow-password"]
-    assert variables["MLFLOW_TRACKING_USERNAME"]["value"] == c.creds["mlflow-username"]
     runner = tomllib.loads(docker("exec", dep.name("runner-1"), "cat", "/etc/gitlab-runner/config.toml"))["runners"][0]
-    job = yaml.safe_load((ROOT / "examples" / "mlflow-pipeline" / ".gitlab-ci.yml").read_text())["train"]
-    image = job["image"]["name"].replace("$DAP_IMAGE_DEV_PYTHON", variables["DAP_IMAGE_DEV_PYTHON"]["value"])
-    assert job["image"]["entrypoint"] == [""]
     env_file = tmp_path / "job.env"
+    env_file.touch(0o600)
     env_file.write_text("".join(f"{line}\n" for line in [
         *runner["environment"],
-        *(f"{k}={v['value']}" for k, v in variables.items()),
-        *(f"{k}={v}" for k, v in job["variables"].items()),
-        "CI=true", "CI_JOB_ID=4242", f"CI_COMMIT_SHA={'e2e' * 10}",
+        *(f"{k}={v['value']}" for k, v in instance_variables(dep).items()),
+        *(f"{k}={v}" for k, v in variables.items()),
     ]))
-    env_file.chmod(0o600)
-    workspace = tmp_path / "build"
-    shutil.copytree(ROOT / "examples" / "mlflow-pipeline", workspace)
     workspace.chmod(0o777)
     d = runner["docker"]
     args = ["run", "--rm", "--entrypoint", "", "--env-file", str(env_file), "--network", d["network_mode"],
-            "-v", f"{workspace}:/builds/example", "-w", "/builds/example"]
+            "-v", f"{workspace}:/builds/job", "-w", "/builds/job"]
     for volume in d["volumes"]:
         args += ["-v", volume]
     for extra in d.get("extra_hosts", []):
         args += ["--add-host", extra]
-    script = "set -eu\n" + "\n".join(job["script"]) + "\n"
-    res = subprocess.run(["docker", *args, image, "sh", "-c", script], capture_output=True, text=True, timeout=600)
+    return subprocess.run(["docker", *args, image or d["image"], "sh", "-c", "set -eu\n" + "\n".join(script) + "\n"],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_19b_the_example_pipeline_job_logs_to_mlflow_with_what_a_runner_job_gets(dep, tmp_path):
+    """examples/mlflow-pipeline's job script, run as the runner would run it: its image (named by an instance
+    variable), the runner's network, volumes and job environment, GitLab's instance variables and the job's own
+    variables; then its run, metrics and artifacts are read back from MLflow."""
+    import yaml
+
+    c = dep.client
+    variables = instance_variables(dep)
+    assert variables["MLFLOW_TRACKING_PASSWORD"]["masked"] is True
+    assert variables["MLFLOW_TRACKING_PASSWORD"]["value"] == c.creds["mlflow-password"]
+    assert variables["MLFLOW_TRACKING_USERNAME"]["value"] == c.creds["mlflow-username"]
+    job = yaml.safe_load((ROOT / "examples" / "mlflow-pipeline" / ".gitlab-ci.yml").read_text())["train"]
+    image = job["image"]["name"].replace("$DAP_IMAGE_DEV_PYTHON", variables["DAP_IMAGE_DEV_PYTHON"]["value"])
+    assert job["image"]["entrypoint"] == [""]
+    workspace = tmp_path / "build"
+    shutil.copytree(ROOT / "examples" / "mlflow-pipeline", workspace)
+    res = runner_job(dep, tmp_path, image, job["script"], workspace=workspace,
+                     variables={**job["variables"], "CI": "true", "CI_JOB_ID": "4242", "CI_COMMIT_SHA": "e2e" * 10})
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert c.creds["mlflow-password"] not in res.stdout + res.stderr
     run_id = re.search(r"^run ([0-9a-f]{32}):", res.stdout, re.M).group(1)
@@ -377,6 +389,63 @@ def test_19b_the_example_pipeline_job_logs_to_mlflow_with_what_a_runner_job_gets
         assert sorted(a.path for a in client.list_artifacts(run_id)) == ["coefficients.json", "metrics.json"]
         got = Path(client.download_artifacts(run_id, "metrics.json", str(tmp_path)))
         assert json.loads(got.read_text()) == metrics
+
+
+def test_19g_the_environment_template_pushes_through_the_proxy_to_gitlabs_registry_with_gitlab_tokens(dep, tmp_path, crane):
+    """environments/.gitlab-ci.yml's job script as a runner runs it, with its kaniko build swapped for a push of the
+    dev-python image the platform built (kaniko is neither on the Go module proxy nor pullable here): crane pushes with
+    go-containerregistry, the library kaniko pushes with, using the auth file the script writes and the platform CA
+    the script tells kaniko to trust, through the TLS proxy to GitLab's registry, which takes only tokens GitLab's
+    /jwt/auth signs. A read_registry token pulls but cannot push; a wrong token gets nothing."""
+    import yaml
+
+    gitlab = dep.name("gitlab")
+    writer, reader = (f"glpat-{secrets.token_hex(10)}" for _ in range(2))
+    mint_gitlab_token(gitlab, writer, name="e2e-registry-write", scopes=("write_registry",))
+    mint_gitlab_token(gitlab, reader, name="e2e-registry-read", scopes=("read_registry",))
+    script = yaml.safe_load((ROOT / "environments" / ".gitlab-ci.yml").read_text())[".kaniko"]["script"]
+    (build,) = [i for i, line in enumerate(script) if line.startswith("/kaniko/executor ")]
+    source = instance_variables(dep)["DAP_IMAGE_DEV_PYTHON"]["value"]
+    workspace = tmp_path / "build"
+    workspace.mkdir()
+    shutil.copy(crane, workspace / "crane")
+    docker("save", "-o", str(workspace / "image.tar"), source)
+    registry = f"registry.{DOMAIN}:{HTTPS}"
+    job = {"CI_REGISTRY": registry, "CI_REGISTRY_IMAGE": f"{registry}/root/environments", "CI_REGISTRY_USER": "root",
+           "CI_PROJECT_DIR": "/builds/job", "CI_PROJECT_URL": f"https://gitlab.{DOMAIN}:{HTTPS}/root/environments",
+           "CI_COMMIT_SHA": "e2e0cafe" * 5, "DAP_ENV_DIR": ".", "DAP_ENV_TAG": "e2e0cafe", "ENVIRONMENT": "dev-python"}
+    image = f"{registry}/root/environments/dev-python:e2e0cafe"
+    crane_env = 'export SSL_CERT_FILE="$DAP_CA_FILE" DOCKER_CONFIG=/kaniko/.docker'  # what --registry-certificate does
+    push = [*script[:build], crane_env,
+            'digest=$(./crane push image.tar "$DESTINATION")', 'printf %s "${digest#*@}" > "$CI_PROJECT_DIR/$ENVIRONMENT.digest"',
+            *script[build + 1:]]
+
+    t0 = time.monotonic()
+    res = runner_job(dep, tmp_path, None, push, {**job, "CI_REGISTRY_PASSWORD": writer}, workspace)
+    dep.memo["registry_push_s"] = time.monotonic() - t0
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert writer not in res.stdout + res.stderr
+    digest = (workspace / "dev-python.digest").read_text()
+    assert res.stdout.strip().splitlines()[-1] == f"pushed {image}@{digest}" and digest.startswith("sha256:")
+    print(f"pushed {source} ({(workspace / 'image.tar').stat().st_size / 1e6:.0f} MB) in {dep.memo['registry_push_s']:.1f} s")
+
+    pull = [*script[:build], crane_env, 'echo "digest $(./crane digest "$DESTINATION")"', './crane config "$DESTINATION" > config.json',
+            'if ./crane tag "$DESTINATION" not-allowed 2>tag.err; then echo "tag: pushed"; else echo "tag: refused"; fi',
+            './crane digest "$CI_REGISTRY_IMAGE/$ENVIRONMENT:not-allowed" 2>absent.err || echo "not-allowed: absent"']
+    res = runner_job(dep, tmp_path, None, pull, {**job, "CI_REGISTRY_PASSWORD": reader}, workspace)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert f"digest {digest}" in res.stdout and "tag: refused" in res.stdout and "not-allowed: absent" in res.stdout
+    # the registry answers 401 (the token grants pull only); crane's retry then sends no body and the proxy says 400
+    assert "MANIFEST_UNKNOWN" in (workspace / "absent.err").read_text()
+    pushed = json.loads((workspace / "config.json").read_text())
+    local = json.loads(docker("image", "inspect", source))[0]
+    assert pushed["rootfs"]["diff_ids"] == local["RootFS"]["Layers"]  # the very layers the platform built
+    assert pushed["config"]["Labels"] == local["Config"]["Labels"]
+
+    res = runner_job(dep, tmp_path, None, [*script[:build], crane_env, './crane digest "$DESTINATION"'],
+                     {**job, "CI_REGISTRY_PASSWORD": "glpat-wrong0000000000000"}, workspace)
+    assert res.returncode != 0 and "UNAUTHORIZED" in res.stderr and digest not in res.stdout
+    dep.memo["registry_image"] = (image, digest)
 
 
 @pytest.fixture(scope="module")
@@ -541,7 +610,7 @@ def test_31_removing_it_deletes_only_it_also_from_gitlab(dep):
     assert described == {f"{dep.prefix}-runner-1"}
 
 
-def test_70_destroy_then_up_finds_the_data_and_every_service_takes_the_new_credentials(dep):
+def test_70_destroy_then_up_finds_the_data_and_every_service_takes_the_new_credentials(dep, tmp_path, crane):
     from botocore.exceptions import ClientError
 
     old = dict(dep.client.creds)
@@ -581,6 +650,16 @@ def test_70_destroy_then_up_finds_the_data_and_every_service_takes_the_new_crede
     # GitLab kept its objects (the runner registered anew; the tests' token from before still works)
     described = {r["description"] for r in gitlab_api(dep.name("gitlab"), "/runners/all", dep.memo["gitlab_token"])}
     assert f"{dep.prefix}-runner-1" in described
+    # the registry kept the image pushed in test_19g (GitLab's volume); root's new password reads it, the old one not
+    image, digest = dep.memo["registry_image"]
+    shutil.copy(crane, tmp_path / "crane")
+    script = ['export SSL_CERT_FILE="$DAP_CA_FILE" DOCKER_CONFIG=/builds/job/.docker',
+              f'printf %s "$PW" | ./crane auth login registry.{DOMAIN}:{HTTPS} -u root --password-stdin',
+              f'./crane digest {image}']
+    res = runner_job(dep, tmp_path, None, script, {"PW": c.creds["gitlab-root-password"]}, tmp_path)
+    assert res.returncode == 0 and res.stdout.strip().splitlines()[-1] == digest, res.stderr[-2000:]
+    res = runner_job(dep, tmp_path, None, script, {"PW": old["gitlab-root-password"]}, tmp_path)
+    assert res.returncode != 0 and "UNAUTHORIZED" in res.stderr
 
 
 def test_71_preview_after_the_rebuild_plans_nothing(dep):

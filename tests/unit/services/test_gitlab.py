@@ -139,3 +139,13 @@ def test_ci_jobs_get_the_mlflow_credentials_and_environment_images_as_instance_v
     assert step.inputs["triggers"] == ["service-gitlab_id"]
     assert all(f"/admin/ci/variables/{k}" in step.inputs["delete"] for k in by_key)
     assert "docker exec -i dap-dev-gitlab" in step.inputs["create"]
+
+
+def test_the_kaniko_image_becomes_an_instance_variable_only_when_configured(deployed):
+    def keys(d):
+        return {line.split(" ", 1)[0] for line in d.named("service-gitlab-ci-variables").inputs["stdin"].splitlines()[1:]}
+
+    assert "DAP_IMAGE_KANIKO" not in keys(deployed(runnerCount=1))
+    d = deployed(runnerCount=1, images={"kaniko": "kaniko-project/executor:v1.23.2-debug"})
+    line = next(x for x in d.named("service-gitlab-ci-variables").inputs["stdin"].splitlines() if x.startswith("DAP_IMAGE_KANIKO "))
+    assert line == "DAP_IMAGE_KANIKO false kaniko-project/executor:v1.23.2-debug"
