@@ -40,6 +40,7 @@ DEFAULT_IMAGES: dict[str, str] = {
     "portainer": "portainer/portainer-ce:2.33.2",
     "pythonBase": "python:3.12.12-slim-bookworm",
     "jobDefault": "python:3.12.12-slim-bookworm",
+    "watchdog": "python:3.12.12-slim-bookworm",
 }
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -96,7 +97,14 @@ def check_ip(v: str) -> str:
     return v
 
 
+def check_socket_path(v: str) -> str:
+    if not re.fullmatch(r"/[^\s:]+\.sock", v):
+        raise ValueError(f"'{v}' is not the absolute path of a unix socket (e.g. /var/run/docker.sock)")
+    return v
+
+
 ImageRef = Annotated[str, Field(min_length=1)]
+SocketPath = Annotated[str, AfterValidator(check_socket_path)]
 DockerHost = Annotated[str, AfterValidator(check_docker_host)]
 IpAddress = Annotated[str, AfterValidator(check_ip)]
 
@@ -135,6 +143,9 @@ class TlsConfig(_Model):
 
 class ServiceHostConfig(_Model):
     docker_host: DockerHost = "unix:///var/run/docker.sock"
+    # The engine's socket on that host, for its dap-watchdog (default: a unix:// dockerHost's path, else
+    # /var/run/docker.sock).
+    docker_socket: Optional[SocketPath] = None
     address: Optional[IpAddress] = None
     publish_address: IpAddress = "0.0.0.0"
     https_port: int = Field(default=443, ge=1, le=65535)
@@ -171,6 +182,7 @@ class ImagesConfig(_Model):
     portainer: ImageRef = DEFAULT_IMAGES["portainer"]
     python_base: ImageRef = DEFAULT_IMAGES["pythonBase"]
     job_default: ImageRef = DEFAULT_IMAGES["jobDefault"]
+    watchdog: ImageRef = DEFAULT_IMAGES["watchdog"]  # any image with python3 (the agent uses the standard library only)
     # Prebuilt images for the environments the program otherwise builds itself.
     mlflow: Optional[ImageRef] = None
     dev_python: Optional[ImageRef] = None
@@ -202,6 +214,13 @@ class MemoryConfig(_Model):
     gitlab_runner: int = Field(default=512, ge=128, le=1048576)
 
 
+class WatchdogConfig(_Model):
+    """The dap-watchdog on every Docker host: starts the stack's containers again after `docker kill`."""
+
+    enabled: bool = True
+    interval_seconds: int = Field(default=3, ge=1, le=60)
+
+
 class PostgresDataConfig(_Model):
     memory_mb: int = Field(default=2048, ge=256, le=1048576)
     max_connections: int = Field(default=50, ge=10, le=1000)
@@ -220,6 +239,7 @@ class GitlabConfig(_Model):
 
 class RunnerHostEntry(_Model):
     docker_host: DockerHost
+    docker_socket: Optional[SocketPath] = None
     address: Optional[IpAddress] = None
     ssh_opts: list[str] = Field(default_factory=list)
     ca_material: Optional[str] = None
@@ -324,6 +344,7 @@ class PlatformConfig(_Model):
     postgres_data: PostgresDataConfig = PostgresDataConfig()
     memory_mb: MemoryConfig = MemoryConfig()
     gitlab: GitlabConfig = GitlabConfig()
+    watchdog: WatchdogConfig = WatchdogConfig()
     runner_count: int = Field(default=1, ge=0, le=100)
     runner_hosts: list[RunnerHostEntry] = Field(default_factory=list)
     runner: RunnerConfig = RunnerConfig()
@@ -372,14 +393,15 @@ class PlatformConfig(_Model):
 DESCRIPTIONS: dict[str, str] = {
     "domain": "DNS domain; services are https://<service>.<domain> (required)",
     "tls": "Object: mode self-signed|provided; with provided: certificate, privateKey (secret), caCertificate; validityDays of issued certificates",
-    "serviceHost": "Object: dockerHost (unix:// or ssh://), address (IP other hosts reach the proxy at), publishAddress (IP the proxy publishes on), httpsPort, httpPort",
+    "serviceHost": "Object: dockerHost (unix:// or ssh://), dockerSocket (the engine's socket path there, for its watchdog), address (IP other hosts reach the proxy at), publishAddress (IP the proxy publishes on), httpsPort, httpPort",
     "portainer": "Object: enabled (Portainer needs the Docker socket; off by default)",
-    "images": "Object: pinned image per service (nginx, postgres, minio, pgadmin, gitlab, gitlabRunner, portainer, pythonBase, jobDefault; mlflow, devPython and devPythonR name prebuilt images instead of building)",
+    "images": "Object: pinned image per service (nginx, postgres, minio, pgadmin, gitlab, gitlabRunner, portainer, pythonBase, jobDefault, watchdog; kaniko (optional) for environments/.gitlab-ci.yml; mlflow, devPython and devPythonR name prebuilt images instead of building)",
     "memoryMb": "Object: memory limit in MB per service container (proxy, gitlab, postgresService, minio, mlflow, pgadmin, portainer, gitlabRunner)",
     "postgresData": "Object: memoryMb (tuning of postgres-data is derived from it), maxConnections",
     "gitlab": "Object: runnerToken (secret glrt-... token to use instead of creating runners through the API)",
+    "watchdog": "Object: enabled (a dap-watchdog per Docker host starts the stack's containers again after docker kill), intervalSeconds (1-60)",
     "runnerCount": "Number of RunnerHosts (gitlab-runner containers), 0-100",
-    "runnerHosts": "List of Docker hosts for runners, assigned round robin: dockerHost (unix://, tcp:// with caMaterial/certMaterial/keyMaterial, ssh://user@host), address, sshOpts",
+    "runnerHosts": "List of Docker hosts for runners, assigned round robin: dockerHost (unix://, tcp:// with caMaterial/certMaterial/keyMaterial, ssh://user@host), dockerSocket, address, sshOpts",
     "runner": "Object: concurrency, privileged, gpus, jobMemoryMb, jobCpus, tags, runUntagged, jobEnvironments (environments whose images every runner host holds for jobs, default [dev-python])",
     "devEnvironments": "List of dev environments: name, host (service or runnerHosts index), sshPublicKeys, image, jupyter, memoryMb, cpus",
 }

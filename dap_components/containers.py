@@ -41,6 +41,7 @@ class ContainerSpec:
     image: pulumi.Input[str]  # an image id (from RemoteImage.image_id)
     healthcheck: Sequence[str]  # Docker healthcheck test, e.g. ["CMD", "pg_isready"]
     networks: Sequence[NetworkAttachment]
+    network_mode: Optional[str] = None  # "none": no network at all (networks must then be empty)
     command: Optional[Sequence[pulumi.Input[str]]] = None
     entrypoint: Optional[Sequence[str]] = None
     envs: Sequence[pulumi.Input[str]] = ()
@@ -167,9 +168,11 @@ def make_container(
         log_driver="json-file",
         log_opts=LOG_OPTS,
         labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
+        network_mode=spec.network_mode,
         networks_advanced=[
             docker.ContainerNetworksAdvancedArgs(name=n.network, aliases=list(n.aliases) or None) for n in spec.networks
-        ],
+        ]
+        or None,
         uploads=[
             docker.ContainerUploadArgs(file=u.path, content=u.content, permissions=u.mode) for u in spec.uploads
         ]

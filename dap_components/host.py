@@ -40,12 +40,21 @@ class DockerHost:
     key: str  # "service", or the slug of its address: names its provider and its proxy
     docker_host: str  # unix://, ssh:// or tcp:// address
     provider: docker.Provider
+    socket: Optional[str] = None  # the engine's socket on that host (its watchdog mounts it); see docker_socket
     # Filled in as the platform is declared:
     front_network: Optional[pulumi.Input[str]] = None  # the network its proxy shares with dev environments
     runner_network: Optional[pulumi.Input[str]] = None  # the network runners join (None: each makes its own)
     # /etc/hosts entries by which its containers reach the service host's proxy (none on the service host)
     platform_hosts: Sequence[tuple[str, str]] = field(default_factory=tuple)
     _images: dict[str, docker.RemoteImage] = field(default_factory=dict, repr=False)
+
+    @property
+    def docker_socket(self) -> str:
+        if self.socket:
+            return self.socket
+        if self.docker_host.startswith("unix://"):
+            return self.docker_host.removeprefix("unix://")
+        return "/var/run/docker.sock"
 
     @property
     def opts(self) -> pulumi.ResourceOptions:
@@ -105,13 +114,15 @@ class Hosts:
 
     @classmethod
     def from_config(cls, cfg: PlatformConfig) -> "Hosts":
-        service = DockerHost("service", cfg.service_host.docker_host, docker_provider("docker-service", cfg.service_host.docker_host, None))
+        service = DockerHost("service", cfg.service_host.docker_host, docker_provider("docker-service", cfg.service_host.docker_host, None),
+                             socket=cfg.service_host.docker_socket)
         by_address = {service.docker_host: service}
         for_entry = []
         for entry in cfg.runner_hosts:
             if entry.docker_host not in by_address:
                 key = host_slug(entry.docker_host)
-                by_address[entry.docker_host] = DockerHost(key, entry.docker_host, docker_provider(f"docker-{key}", entry.docker_host, entry))
+                by_address[entry.docker_host] = DockerHost(key, entry.docker_host, docker_provider(f"docker-{key}", entry.docker_host, entry),
+                                                           socket=entry.docker_socket)
             for_entry.append(by_address[entry.docker_host])
         return cls(service, [h for h in by_address.values() if h is not service], for_entry)
 

@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 
 from . import dev_environment as dev
+from . import watchdog
 from .config import PlatformConfig
 from .host import Hosts
 from .pki import StackPki
@@ -30,6 +31,7 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
         opts=hosts.service.opts,
     )
     hosts.service.front_network = hosts.service.runner_network = service.front_network
+    on_host: dict[str, list[pulumi.Resource]] = {hosts.service.key: [service]}  # what each host's watchdog guards
     # Every other host: the service proxy's names resolve to the service host, and a proxy of its own serves
     # the dev environments placed there.
     for host in hosts.others:
@@ -53,6 +55,7 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
                 opts=host.opts,
             )
             host.front_network = proxy.network
+            on_host.setdefault(host.key, []).append(proxy)
 
     gitlab = GitLabHandle(
         url=service.urls["gitlab"],
@@ -69,7 +72,7 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
         for environment in cfg.runner.job_environments:  # the images jobs name by $DAP_IMAGE_..., on every runner host
             host.environment(environment, cfg.images)
         runners.append(
-            RunnerHost(
+            runner := RunnerHost(
                 f"runner-{i + 1}",
                 RunnerHostArgs(
                     runner=cfg.runner,
@@ -85,6 +88,7 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
                 opts=host.opts,
             )
         )
+        on_host.setdefault(host.key, []).append(runner)
 
     envs_out: dict[str, Any] = {}
     env_secrets: dict[str, Any] = {}
@@ -105,6 +109,7 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
             ),
             opts=host.opts,
         )
+        on_host.setdefault(host.key, []).append(denv)
         envs_out[env.name] = {
             "ssh": denv.ssh_command,
             "sshUser": dev.USER,
@@ -115,6 +120,11 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
         env_secrets[env.name] = {"jupyterToken": denv.jupyter_token}
         if denv.private_key is not None:
             env_secrets[env.name]["privateKey"] = denv.private_key
+
+    if cfg.watchdog.enabled:
+        for host in [hosts.service, *hosts.others]:
+            if on_host.get(host.key):
+                watchdog.declare(host, prefix, cfg.images.watchdog, cfg.watchdog, on_host[host.key])
 
     return {
         "urls": service.urls,

@@ -58,6 +58,7 @@ GITLAB_RUNNER_STANDIN_VERSION=1.0.0
 PORTAINER_STANDIN_VERSION=1.0.0
 DEV_PYTHON_VERSION=1.0.0
 DEV_PYTHON_R_VERSION=1.0.0
+PYTHON_SLIM_VERSION=3.11.2                               # Debian bookworm's python3
 
 MINIO_SHORTVER=${MINIO_MODVER#v0.0.0-}
 
@@ -73,6 +74,7 @@ IMAGES=(
   "portainer-standin|dap-offline/portainer-standin:$PORTAINER_STANDIN_VERSION|images/portainer-standin|portainer"
   "dev-python|dap-offline/dev-python:$DEV_PYTHON_VERSION|environments/dev-python|devPython"
   "dev-python-r|dap-offline/dev-python-r:$DEV_PYTHON_R_VERSION|environments/dev-python-r|devPythonR"
+  "python-slim|dap-offline/python-slim:$PYTHON_SLIM_VERSION|images/python-slim|watchdog"
 )
 
 field() { echo "$1" | cut -d'|' -f"$2"; }

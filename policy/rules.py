@@ -11,7 +11,7 @@ IMAGE = "docker:index/remoteImage:RemoteImage"
 NETWORK = "docker:index/network:Network"
 VOLUME = "docker:index/volume:Volume"
 DOCKER_SOCKET = "/var/run/docker.sock"
-SOCKET_ROLES = {"portainer", "gitlab-runner"}
+SOCKET_ROLES = {"portainer", "gitlab-runner", "watchdog"}
 PUBLISHING_ROLES = {"proxy"}
 INTERNAL_ONLY_ROLES = {"postgres-service", "postgres-data", "minio"}
 SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|(^|_)KEY($|_))")
@@ -37,7 +37,8 @@ def no_privileged(props: Mapping[str, Any], report: Report, allow_runner_privile
 
 def docker_socket_only_for_portainer_and_runners(props: Mapping[str, Any], report: Report) -> None:
     mounts = [v.get("hostPath") for v in props.get("volumes") or []] + [m.get("source") for m in props.get("mounts") or []]
-    if DOCKER_SOCKET in mounts and role(props) not in SOCKET_ROLES:
+    sockets = [m for m in mounts if m and (m == DOCKER_SOCKET or (m.endswith(".sock") and "docker" in m.rsplit("/", 1)[-1]))]
+    if sockets and role(props) not in SOCKET_ROLES:
         report(f"container '{props.get('name')}' (role {role(props) or 'none'}) mounts the Docker socket; only {sorted(SOCKET_ROLES)} may")
 
 

@@ -81,7 +81,7 @@ def test_environment_on_another_host_gets_a_proxy_there(deploy):
     proxies = [r for r in d.of_type("dap:index:HostProxy")]
     assert [p.name for p in proxies] == ["proxy-ci-192-0-2-20"]
     remote = [c for c in d.of_type("docker:index/container:Container") if c.provider_name == "docker-ci-192-0-2-20"]
-    assert sorted(c.inputs["name"] for c in remote) == ["dap-dev-dev-ann", "dap-dev-proxy"]
+    assert sorted(c.inputs["name"] for c in remote) == ["dap-dev-dev-ann", "dap-dev-proxy", "dap-dev-watchdog"]
     remote_proxy = [c for c in remote if c.inputs["name"] == "dap-dev-proxy"][0]
     conf = [u for u in remote_proxy.inputs["uploads"] if u["file"] == "/etc/nginx/nginx.conf"][0]["content"]
     assert "server_name jupyter-ann.dap.example.test;" in conf

@@ -136,4 +136,5 @@ def test_portainer_only_when_enabled(deploy, enabled):
     hostnames = {r.name for r in d.of_type("dap:index:ProxyRoute")}
     assert ("service-portainer-route" in hostnames) is enabled
     sockets = [c for c in d.containers().values() if any(v.get("hostPath") == "/var/run/docker.sock" for v in c.inputs.get("volumes", []))]
-    assert [c.inputs["name"] for c in sockets] == (["dap-dev-portainer"] if enabled else [])
+    # the only service with it (the watchdog, not a service, has it too)
+    assert [c.inputs["name"] for c in sockets] == (["dap-dev-portainer"] if enabled else []) + ["dap-dev-watchdog"]
