@@ -43,7 +43,7 @@ pytestmark = pytest.mark.integration
 
 DOMAIN = "dap-e2e.test"
 HTTPS, HTTP = 18443, 18080
-ROLES = {"proxy", "gitlab", "postgres-service", "postgres-data", "minio", "mlflow", "pgadmin", "portainer", "runner-1", "dev-e2e", "dev-rita"}
+ROLES = {"proxy", "gitlab", "postgres-service", "postgres-data", "minio", "mlflow", "pgadmin", "portainer", "runner-1", "dev-e2e", "dev-rita", "watchdog"}
 
 
 def e2e_config(runner_count: int = 1) -> dict:

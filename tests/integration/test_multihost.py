@@ -40,7 +40,7 @@ def on_second(env: dict[str, str], *args: str) -> str:
 @pytest.fixture(scope="module")
 def two_hosts(project_dir, pulumi_env, tmp_path_factory):
     images = offline_images()
-    env = second_host("up", images["gitlabRunner"], images["nginx"], images["devPython"], images["jobDefault"])
+    env = second_host("up", images["gitlabRunner"], images["nginx"], images["devPython"], images["jobDefault"], images["watchdog"])
     tls = {k: (Path(env["TLS_DIR"]) / f).read_text() for k, f in
            (("caMaterial", "ca.pem"), ("certMaterial", "cert.pem"), ("keyMaterial", "key.pem"))}
     config = {
@@ -49,7 +49,8 @@ def two_hosts(project_dir, pulumi_env, tmp_path_factory):
         # the proxy is published on the machine's end of the veth pair: the address the second host reaches
         "serviceHost": {"publishAddress": env["HOST_ADDR"], "address": env["HOST_ADDR"], "httpsPort": HTTPS, "httpPort": HTTP},
         "runnerCount": 1,
-        "runnerHosts": [{"dockerHost": env["DOCKER_TCP"], "address": env["PEER_ADDR"], **tls}],
+        # that engine's socket on this machine, for its watchdog (on a real second machine: its /var/run/docker.sock)
+        "runnerHosts": [{"dockerHost": env["DOCKER_TCP"], "dockerSocket": env["SOCKET"].removeprefix("unix://"), "address": env["PEER_ADDR"], **tls}],
         "devEnvironments": [{"name": "far", "host": 0}],
     }
     stack = make_stack(project_dir, pulumi_env, config, prefix="mh")
@@ -81,7 +82,7 @@ def test_each_container_runs_on_its_host(two_hosts):
     env, prefix = two_hosts["env"], two_hosts["prefix"]
     here = set(docker("ps", "--filter", f"name=^{prefix}-", "--format", "{{.Names}}").split())
     there = set(on_second(env, "ps", "--filter", f"name=^{prefix}-", "--format", "{{.Names}}").split())
-    assert {f"{prefix}-runner-1", f"{prefix}-dev-far", f"{prefix}-proxy"} == there
+    assert {f"{prefix}-runner-1", f"{prefix}-dev-far", f"{prefix}-proxy", f"{prefix}-watchdog"} == there
     assert f"{prefix}-gitlab" in here and f"{prefix}-runner-1" not in here and f"{prefix}-dev-far" not in here
     wait_healthy(prefix, timeout=HEALTH_INTERVAL_MAX + 5)
 
@@ -118,3 +119,16 @@ def test_the_dev_environment_on_the_second_host_reaches_mlflow(two_hosts):
     script = "import mlflow; print('experiments', len(mlflow.MlflowClient().search_experiments()))"
     out = on_second(env, "exec", "-u", "dev", f"{prefix}-dev-far", "python3", "-c", script)
     assert out.startswith("experiments ")
+
+
+def test_the_second_hosts_watchdog_restarts_a_killed_container_there_only(two_hosts):
+    env, prefix = two_hosts["env"], two_hosts["prefix"]
+    mounts = json.loads(on_second(env, "inspect", "-f", "{{json .Mounts}}", f"{prefix}-watchdog"))
+    assert [m["Source"] for m in mounts] == [env["SOCKET"].removeprefix("unix://")]  # that engine's socket, not this one's
+    on_second(env, "kill", f"{prefix}-runner-1")
+    deadline = time.monotonic() + 30
+    while on_second(env, "inspect", "-f", "{{.State.Status}}", f"{prefix}-runner-1").strip() != "running":
+        assert time.monotonic() < deadline, on_second(env, "logs", f"{prefix}-watchdog")
+        time.sleep(0.5)
+    assert f"{prefix}-runner-1 was exited" in on_second(env, "logs", f"{prefix}-watchdog")
+    assert f"{prefix}-runner-1" not in docker("logs", f"{prefix}-watchdog")  # the service host's watchdog kept out

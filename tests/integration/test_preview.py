@@ -16,11 +16,11 @@ PLANNED = {
     "dap:index:RunnerHost": 1,
     "dap:index:DevEnvironment": 1,
     "dap:index:ProxyRoute": 11,
-    "docker:index/container:Container": 9,
+    "docker:index/container:Container": 10,  # 9 + the watchdog
     "docker:index/network:Network": 4,
-    "docker:index/remoteImage:RemoteImage": 9,
+    "docker:index/remoteImage:RemoteImage": 10,
     "docker:index/volume:Volume": 9,
-    "command:local:Command": 16,  # 7 provisioning steps (the CI variables one included) + a readiness step per container
+    "command:local:Command": 17,  # 7 provisioning steps (the CI variables one included) + a readiness step per container
     "random:index/randomPassword:RandomPassword": 12,
     "tls:index/privateKey:PrivateKey": 6,
     "tls:index/certRequest:CertRequest": 3,
