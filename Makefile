@@ -38,12 +38,12 @@ images: engine
 
 up: setup engine toolchain images
 	scripts/pulumi stack select --create $(STACK)
-	scripts/pulumi up --stack $(STACK) --yes --skip-preview
+	scripts/pulumi up --stack $(STACK) --yes --skip-preview --policy-pack policy
 	@scripts/pulumi stack output urls --stack $(STACK) --json
 	@echo "credentials: make outputs; CA certificate: scripts/pulumi stack output caCertificate --stack $(STACK)"
 
 preview: setup engine toolchain
-	scripts/pulumi preview --stack $(STACK) --diff
+	scripts/pulumi preview --stack $(STACK) --diff --policy-pack policy
 
 destroy: toolchain
 	scripts/pulumi destroy --stack $(STACK) --yes

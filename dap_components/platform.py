@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import pulumi
+import pulumi_command as command
 
 from . import dev_environment as dev
-from . import watchdog
+from . import upgrades, watchdog
 from .config import PlatformConfig
 from .host import Hosts
 from .pki import StackPki
@@ -16,11 +17,25 @@ from .runner_host import GitLabHandle, RunnerHost, RunnerHostArgs
 from .service_host import ServiceHost, ServiceHostArgs
 
 
-def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
-    """Declare every resource of the platform. Returns the stack outputs."""
+def build(cfg: PlatformConfig, stack: str, previous: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """Declare every resource of the platform. ``previous``: the `versions` this stack last deployed. Returns the
+    stack outputs."""
+    previous = previous or {}
     prefix = f"dap-{stack}"
     hosts = Hosts.from_config(cfg)
     pki = StackPki("stack", cfg.domain, cfg.tls)
+    # A GitLab version change: a step carrying both versions, which the policy pack checks against GitLab's
+    # required upgrade stops; the service host waits for it, so a refused upgrade touches nothing there.
+    upgrade = upgrades.gitlab_upgrade(previous, cfg)
+    gate = (
+        command.local.Command(
+            "gitlab-upgrade",
+            create="true",
+            environment={"DAP_GITLAB_FROM": upgrade[0], "DAP_GITLAB_TO": upgrade[1]},
+        )
+        if upgrade
+        else None
+    )
     envs_on = {h: [e for e in cfg.dev_environments if hosts.for_environment(e.host) is h] for h in [hosts.service, *hosts.others]}
 
     # The service host: its proxy also serves the dev environments placed there.
@@ -28,7 +43,7 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
     service = ServiceHost(
         "service",
         ServiceHostArgs(cfg=cfg, pki=pki, prefix=prefix, extra_http_routes=http, extra_stream_routes=streams),
-        opts=hosts.service.opts,
+        opts=pulumi.ResourceOptions.merge(hosts.service.opts, pulumi.ResourceOptions(depends_on=[gate] if gate else [])),
     )
     hosts.service.front_network = hosts.service.runner_network = service.front_network
     on_host: dict[str, list[pulumi.Resource]] = {hosts.service.key: [service]}  # what each host's watchdog guards
@@ -134,4 +149,5 @@ def build(cfg: PlatformConfig, stack: str) -> dict[str, Any]:
         "runners": [r.runner_name for r in runners],
         "devEnvironments": envs_out,
         "devEnvironmentSecrets": pulumi.Output.secret(env_secrets),
+        "versions": upgrades.current_versions(cfg, previous),
     }

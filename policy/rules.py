@@ -10,6 +10,7 @@ CONTAINER = "docker:index/container:Container"
 IMAGE = "docker:index/remoteImage:RemoteImage"
 NETWORK = "docker:index/network:Network"
 VOLUME = "docker:index/volume:Volume"
+COMMAND = "command:local:Command"
 DOCKER_SOCKET = "/var/run/docker.sock"
 SOCKET_ROLES = {"portainer", "gitlab-runner", "watchdog"}
 PUBLISHING_ROLES = {"proxy"}
@@ -99,3 +100,39 @@ def internal_networks_for_data(resources: Iterable[tuple[str, Mapping[str, Any]]
             if not p.get("networksAdvanced"):
                 report(f"container '{p.get('name')}' ({role(p)}) is on the default bridge network")
 
+
+
+# GitLab's required upgrade stops (docs.gitlab.com, "Plan your upgrade path"): versions an instance must run, and
+# finish its background migrations on, before any later version. From 17.5 they are scheduled at x.2, x.5, x.8 and
+# x.11; the ones before that are listed (unconditional stops only).
+GITLAB_LISTED_STOPS = [(15, 0), (15, 1), (15, 4), (15, 11), (16, 3), (16, 7), (16, 11), (17, 3), (17, 5), (17, 8), (17, 11)]
+GITLAB_SCHEDULED_MINORS = (2, 5, 8, 11)
+
+
+def _version(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in v.split("."))
+
+
+def gitlab_stops_between(before: str, after: str) -> list[str]:
+    """The required stops strictly between two GitLab versions (by major.minor), in order."""
+    lo, hi = _version(before)[:2], _version(after)[:2]
+    stops = list(GITLAB_LISTED_STOPS) + [(major, minor) for major in range(18, hi[0] + 1) for minor in GITLAB_SCHEDULED_MINORS]
+    return [f"{m}.{n}" for m, n in sorted(set(stops)) if lo < (m, n) < hi]
+
+
+def gitlab_upgrade_stops(props: Mapping[str, Any], report: Report) -> None:
+    """The program's `gitlab-upgrade` step (DAP_GITLAB_FROM -> DAP_GITLAB_TO) must not skip a required stop."""
+    env = props.get("environment") or {}
+    before, after = env.get("DAP_GITLAB_FROM"), env.get("DAP_GITLAB_TO")
+    if not before or not after:
+        return
+    if _version(after) < _version(before):
+        report(f"GitLab {before} -> {after} is a downgrade, which GitLab does not support: restore a backup taken on {after} instead")
+        return
+    skipped = gitlab_stops_between(before, after)
+    if skipped:
+        report(
+            f"GitLab {before} -> {after} skips the required upgrade stop {skipped[0]}: set images.gitlab to the latest "
+            f"{skipped[0]} patch release (gitlab/gitlab-ce:{skipped[0]}.<patch>-ce.0), run pulumi up, let its background "
+            f"migrations finish, then go on. Stops on this way: {', '.join(skipped)}"
+        )

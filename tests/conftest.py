@@ -9,7 +9,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import pulumi
 import pytest
@@ -64,6 +64,9 @@ def wire_secret(value: Any) -> dict[str, Any]:
 
 
 class PlatformMocks(pulumi.runtime.Mocks):
+    def __init__(self, stack_outputs: Optional[dict[str, Any]] = None) -> None:
+        self.stack_outputs = stack_outputs or {}  # what the engine would read back from the stack's last deployment
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         typ, name, inputs = args.typ, args.name, dict(args.inputs)
         out: dict[str, Any] = dict(inputs)
@@ -98,6 +101,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
         return f"{name}_id", out
 
     def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "pulumi:pulumi:readStackOutputs":
+            return {"name": args.args["name"], "outputs": self.stack_outputs, "secretOutputNames": []}
         return {}
 
 

@@ -124,3 +124,25 @@ def test_the_programs_graph_passes_every_rule(deploy):
             checked += 1
     rules.internal_networks_for_data([(r.typ, r.inputs) for r in d.resources], found.append)
     assert checked > 50 and found == []
+
+
+@pytest.mark.parametrize("before,after,stop", [
+    ("18.2.3", "18.5.1", None),  # from a stop to the next one
+    ("18.2.3", "18.4.0", None),
+    ("18.1.0", "18.5.1", "18.2"),
+    ("17.9.2", "18.5.1", "17.11"),  # 17.11, then 18.2
+    ("16.10.1", "17.0.0", "16.11"),
+    ("18.5.1", "18.5.4", None),  # a patch release
+])
+def test_gitlab_upgrades_must_not_skip_a_required_stop(before, after, stop):
+    found = violations(rules.gitlab_upgrade_stops, {"environment": {"DAP_GITLAB_FROM": before, "DAP_GITLAB_TO": after}})
+    if stop is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and f"skips the required upgrade stop {stop}:" in found[0]
+
+
+def test_the_stops_on_a_long_way_are_all_named_and_a_downgrade_is_refused():
+    assert rules.gitlab_stops_between("17.9.2", "18.9.0") == ["17.11", "18.2", "18.5", "18.8"]
+    assert "downgrade" in violations(rules.gitlab_upgrade_stops, {"environment": {"DAP_GITLAB_FROM": "18.5.1", "DAP_GITLAB_TO": "18.2.3"}})[0]
+    assert violations(rules.gitlab_upgrade_stops, {"environment": {"OTHER": "x"}}) == []
