@@ -4,7 +4,7 @@ PY := venv/bin/python
 STACK ?= dev
 APT_PACKAGES := docker.io nginx-light libnginx-mod-stream openssl debootstrap openssh-client curl ca-certificates iproute2 util-linux patch chromium chromium-driver libnss3-tools fonts-dejavu-core
 
-.PHONY: help setup venv engine toolchain images up preview destroy outputs test unit integration bench
+.PHONY: help setup venv engine toolchain images up preview destroy outputs test unit integration bench backup restore
 
 help:
 	@echo "make up        set everything up and bring the $(STACK) stack up on the local Docker engine"
@@ -14,6 +14,8 @@ help:
 	@echo "make toolchain build or reuse the offline Pulumi CLI and plugins (cached under ~/.cache/dap)"
 	@echo "make images    build or reuse the offline image set (cached in the Docker engine)"
 	@echo "make bench     mock evaluation times; with the toolchain built, also up/preview/scale/destroy of the ci stack"
+	@echo "make backup TO=DIR|s3://bucket/prefix   a dated backup of the $(STACK) stack (scripts/backup.py)"
+	@echo "make restore FROM=DIR                   restore a backup into the freshly deployed $(STACK) stack (scripts/restore.py)"
 
 setup: venv
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -62,3 +64,9 @@ integration: setup engine toolchain images
 
 bench: setup engine images
 	$(PY) scripts/bench.py
+
+backup: toolchain
+	$(PY) scripts/backup.py --stack $(STACK) --to "$(TO)"
+
+restore: toolchain
+	$(PY) scripts/restore.py --stack $(STACK) --from "$(FROM)"

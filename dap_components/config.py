@@ -345,6 +345,7 @@ class PlatformConfig(_Model):
     memory_mb: MemoryConfig = MemoryConfig()
     gitlab: GitlabConfig = GitlabConfig()
     watchdog: WatchdogConfig = WatchdogConfig()
+    rotation: int = Field(default=0, ge=0, le=1_000_000)
     runner_count: int = Field(default=1, ge=0, le=100)
     runner_hosts: list[RunnerHostEntry] = Field(default_factory=list)
     runner: RunnerConfig = RunnerConfig()
@@ -399,6 +400,7 @@ DESCRIPTIONS: dict[str, str] = {
     "memoryMb": "Object: memory limit in MB per service container (proxy, gitlab, postgresService, minio, mlflow, pgadmin, portainer, gitlabRunner)",
     "postgresData": "Object: memoryMb (tuning of postgres-data is derived from it), maxConnections",
     "gitlab": "Object: runnerToken (secret glrt-... token to use instead of creating runners through the API)",
+    "rotation": "Counter: change it (e.g. 0 -> 1) and the next pulumi up generates every password, token, bucket key and TLS/SSH key anew (not the stack CA)",
     "watchdog": "Object: enabled (a dap-watchdog per Docker host starts the stack's containers again after docker kill), intervalSeconds (1-60)",
     "runnerCount": "Number of RunnerHosts (gitlab-runner containers), 0-100",
     "runnerHosts": "List of Docker hosts for runners, assigned round robin: dockerHost (unix://, tcp:// with caMaterial/certMaterial/keyMaterial, ssh://user@host), dockerSocket, address, sshOpts",
@@ -415,7 +417,7 @@ def project_config_schema() -> dict[str, dict[str, Any]]:
         key = to_camel(name)
         if key == "domain":
             entry: dict[str, Any] = {"type": "string"}
-        elif key == "runnerCount":
+        elif field.annotation is int:
             entry = {"type": "integer"}
         elif key in ("runnerHosts", "devEnvironments"):
             entry = {"type": "array", "items": {"type": "object"}}

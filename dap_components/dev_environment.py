@@ -13,6 +13,7 @@ import pulumi_tls as tls
 from .config import DevEnvironmentConfig
 from .containers import ContainerSpec, NetworkAttachment, Upload, make_container
 from .host import DockerHost
+from .rotation import rotating
 from .ports import dev_ssh_port
 from .render import SECRETS_DIR
 from .render.credentials import render_mlflow_credentials
@@ -66,6 +67,7 @@ class DevEnvironmentArgs:
     mlflow_url: str
     mlflow_password: pulumi.Output[str]  # secret
     ca_pem: pulumi.Output[str]
+    rotation: int = 0  # the stack's rotation counter (keys and token generated anew when it changes)
 
 
 class DevEnvironment(pulumi.ComponentResource):
@@ -81,14 +83,14 @@ class DevEnvironment(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         if env.ssh_public_keys is None:
-            user_key = tls.PrivateKey(f"{name}-user-key", algorithm="ED25519", opts=child)
+            user_key = tls.PrivateKey(f"{name}-user-key", algorithm="ED25519", opts=rotating(args.rotation, child))
             authorized_keys: pulumi.Input[str] = user_key.public_key_openssh
             self.private_key = pulumi.Output.secret(user_key.private_key_openssh)
         else:
             authorized_keys = "\n".join(env.ssh_public_keys) + "\n"
             self.private_key = None
-        host_key = tls.PrivateKey(f"{name}-host-key", algorithm="ED25519", opts=child)
-        token = random.RandomPassword(f"{name}-jupyter-token", length=48, special=False, opts=child)
+        host_key = tls.PrivateKey(f"{name}-host-key", algorithm="ED25519", opts=rotating(args.rotation, child))
+        token = random.RandomPassword(f"{name}-jupyter-token", length=48, special=False, opts=rotating(args.rotation, child))
         self.jupyter_token = token.result
         mlflow_credentials = args.mlflow_password.apply(lambda pw: render_mlflow_credentials("mlflow", pw))
 

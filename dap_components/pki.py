@@ -13,6 +13,7 @@ import pulumi
 import pulumi_tls as tls
 
 from .config import TlsConfig
+from .rotation import rotating
 
 CA_USES = ["cert_signing", "crl_signing", "digital_signature"]
 SERVER_USES = ["digital_signature", "key_encipherment", "server_auth"]
@@ -31,8 +32,9 @@ class CertBundle:
 class StackPki:
     """The stack CA (ECDSA P-256) and a factory for leaf certificates."""
 
-    def __init__(self, name: str, domain: str, tls_cfg: TlsConfig, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, domain: str, tls_cfg: TlsConfig, opts: Optional[pulumi.ResourceOptions] = None, rotation: int = 0):
         self._name = name
+        self._rotation = rotation  # leaf keys only: the CA stays across rotations
         self._domain = domain
         self._tls_cfg = tls_cfg
         self._opts = opts or pulumi.ResourceOptions()
@@ -54,7 +56,7 @@ class StackPki:
     def issue(self, role: str, dns_names: Sequence[str], opts: Optional[pulumi.ResourceOptions] = None) -> CertBundle:
         """A server certificate for ``dns_names`` signed by the stack CA."""
         opts = opts or self._opts
-        key = tls.PrivateKey(f"{role}-tls-key", algorithm="ECDSA", ecdsa_curve="P256", opts=opts)
+        key = tls.PrivateKey(f"{role}-tls-key", algorithm="ECDSA", ecdsa_curve="P256", opts=rotating(self._rotation, opts))
         csr = tls.CertRequest(
             f"{role}-tls-csr",
             private_key_pem=key.private_key_pem,

@@ -23,7 +23,7 @@ def build(cfg: PlatformConfig, stack: str, previous: Optional[dict[str, Any]] = 
     previous = previous or {}
     prefix = f"dap-{stack}"
     hosts = Hosts.from_config(cfg)
-    pki = StackPki("stack", cfg.domain, cfg.tls)
+    pki = StackPki("stack", cfg.domain, cfg.tls, rotation=cfg.rotation)
     # A GitLab version change: a step carrying both versions, which the policy pack checks against GitLab's
     # required upgrade stops; the service host waits for it, so a refused upgrade touches nothing there.
     upgrade = upgrades.gitlab_upgrade(previous, cfg)
@@ -121,6 +121,7 @@ def build(cfg: PlatformConfig, stack: str, previous: Optional[dict[str, Any]] = 
                 mlflow_url=service.urls["mlflow"],
                 mlflow_password=service.credentials["mlflow-password"],
                 ca_pem=pki.public_ca_pem,
+                rotation=cfg.rotation,
             ),
             opts=host.opts,
         )

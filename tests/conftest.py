@@ -42,6 +42,7 @@ class Recorded:
     retain_on_delete: bool = False
     delete_before_replace: bool = False
     depends_on: tuple[str, ...] = ()
+    replacement_trigger: Any = None
 
     @property
     def parent_name(self) -> str:
@@ -129,6 +130,8 @@ class RecordingMonitor(pmocks.MockMonitor):
                     retain_on_delete=bool(request.retainOnDelete),
                     delete_before_replace=bool(request.deleteBeforeReplace),
                     depends_on=tuple(request.dependencies),
+                    replacement_trigger=json_format.MessageToDict(request.replacement_trigger)
+                    if request.HasField("replacement_trigger") else None,
                 )
             )
         return resp

@@ -13,6 +13,7 @@ from ..config import PlatformConfig
 from ..containers import Started
 from ..docker_exec import docker_exec
 from ..pki import StackPki
+from ..rotation import rotating
 from ..routes import HttpRoute, StreamRoute, public_url
 
 from ..render import SECRETS_DIR  # noqa: F401  (re-exported for the service modules)
@@ -65,7 +66,7 @@ class HostContext:
             min_lower=2,
             min_upper=2,
             min_numeric=2,
-            opts=self.opts,
+            opts=rotating(self.cfg.rotation, self.opts),
         )
 
     def after(self, *resources: pulumi.Resource) -> pulumi.ResourceOptions:

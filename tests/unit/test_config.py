@@ -50,6 +50,7 @@ INVALID = [
     ({**OK, "serviceHost": {"dockerHost": "http://x"}}, "serviceHost.dockerHost", "not a Docker host"),
     ({**OK, "serviceHost": {"dockerSocket": "docker.sock"}}, "serviceHost.dockerSocket", "absolute path of a unix socket"),
     ({**OK, "watchdog": {"intervalSeconds": 0}}, "watchdog.intervalSeconds", "greater than or equal to 1"),
+    ({**OK, "rotation": -1}, "rotation", "greater than or equal to 0"),
     ({**OK, "images": {"kaniko": "kaniko-project/executor:latest"}}, "images.kaniko", "latest"),
     ({**OK, "serviceHost": {"dockerHost": "tcp://10.0.0.1:2376"}}, "serviceHost.dockerHost", "unix:// or ssh://"),
     ({**OK, "serviceHost": {"publishAddress": "everywhere"}}, "serviceHost.publishAddress", "not an IP address"),
