@@ -10,6 +10,9 @@ import pulumi
 import pulumi_command as command
 
 
+KEEP_OUTPUT = 'printf "%s" "$PULUMI_COMMAND_STDOUT"'
+
+
 def docker_exec(
     resource_name: str,
     *,
@@ -22,10 +25,13 @@ def docker_exec(
     delete_reads_created_output: bool = False,
     triggers: Optional[Sequence[pulumi.Input[object]]] = None,
     secret_stdout: bool = False,
+    update_keeps_output: bool = False,
     opts: pulumi.ResourceOptions,
 ) -> command.local.Command:
     """Run ``script`` with /bin/sh inside ``container`` on ``docker_host`` (as ``user`` if given); ``delete_script`` runs on delete,
-    reading stdin and, with ``delete_reads_created_output``, the create step's output as a last line."""
+    reading stdin and, with ``delete_reads_created_output``, the create step's output as a last line. With
+    ``update_keeps_output`` a change of stdin (or of the scripts) re-runs nothing: the update prints the output the
+    step had, so it keeps it (pulumi-command hands the previous stdout to the update as PULUMI_COMMAND_STDOUT)."""
 
     def wrap(body: str, with_created_output: bool = False) -> pulumi.Output[str]:
         def cmd(name: str) -> str:
@@ -44,6 +50,7 @@ def docker_exec(
         resource_name,
         create=wrap(script),
         delete=wrap(delete_script, delete_reads_created_output) if delete_script else None,
+        update=KEEP_OUTPUT if update_keeps_output else None,
         stdin=stdin,
         environment={"DOCKER_HOST": docker_host},
         triggers=list(triggers) if triggers else None,

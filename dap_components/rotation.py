@@ -11,7 +11,7 @@ import pulumi
 
 
 def rotating(rotation: int, opts: Optional[pulumi.ResourceOptions] = None) -> pulumi.ResourceOptions:
-    """``opts`` plus a replacement trigger on the counter. At 0 no trigger is set, so stacks that never rotated
-    (and those deployed before rotation existed) see no change."""
-    extra = pulumi.ResourceOptions(replacement_trigger=str(rotation)) if rotation else pulumi.ResourceOptions()
-    return pulumi.ResourceOptions.merge(opts, extra)
+    """``opts`` plus a replacement trigger on the counter, always set (0 too): the engine replaces a resource when
+    its trigger changes from one value to another, and ignores a trigger that was not set before, so a stack
+    deployed before rotation existed records "0" on its next `up` without any replacement."""
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(replacement_trigger=str(rotation)))

@@ -95,10 +95,11 @@ class RunnerHost(pulumi.ComponentResource):
                 delete_script=UNREGISTER_SCRIPT,
                 delete_reads_created_output=True,
                 secret_stdout=True,
+                # A new admin token (rotation) only updates the stored stdin, which the unregistration reads: the
+                # update keeps the registration's output (the runner's token) instead of registering again.
+                update_keeps_output=True,
                 triggers=[self.runner_name, host.docker_host],
-                opts=pulumi.ResourceOptions.merge(
-                    child, pulumi.ResourceOptions(depends_on=[args.gitlab.token_ready], ignore_changes=["stdin"])
-                ),
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[args.gitlab.token_ready])),
             )
             self.token = pulumi.Output.secret(registration.stdout.apply(lambda out: json.loads(out)["token"]))
 

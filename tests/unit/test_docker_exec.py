@@ -41,3 +41,21 @@ def test_host_script_runs_where_pulumi_runs_and_logs_nothing(deploy):
     assert step.inputs["create"].startswith("set -eu\nread -r pw\n")
     assert step.inputs["logging"] == "none"
     assert step.inputs["environment"] == {"DOCKER_HOST": "unix:///var/run/docker.sock"}
+
+
+def test_an_update_that_keeps_the_output_prints_the_previous_stdout_exactly():
+    import subprocess
+
+    from dap_components.docker_exec import KEEP_OUTPUT
+
+    previous = '{"id": 7, "token": "glrt-abc", "token_expires_at": null}'
+    res = subprocess.run(["sh", "-c", KEEP_OUTPUT], env={"PULUMI_COMMAND_STDOUT": previous}, capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout == previous
+
+
+def test_the_runner_registration_keeps_its_token_when_the_admin_token_changes(deploy):
+    from dap_components.docker_exec import KEEP_OUTPUT
+
+    reg = deploy(runnerCount=1).named("runner-1-registration")
+    assert reg.inputs["update"] == KEEP_OUTPUT
+    assert "stdin" not in (reg.raw.get("ignoreChanges") or [])

@@ -1,5 +1,6 @@
-"""rotation.py: the `rotation` counter replaces every generated password, token, bucket key and TLS/SSH key (not
-the stack CA); at 0 nothing carries a trigger, so stacks that never rotated see no change."""
+"""rotation.py: the `rotation` counter is the replacement trigger of every generated password, token, bucket key and
+TLS/SSH key (not the stack CA), so changing it replaces them all. (The engine ignores a trigger that was not set
+before: stacks deployed before rotation existed just record "0".)"""
 
 GENERATED = ("random:index/randomPassword:RandomPassword", "tls:index/privateKey:PrivateKey")
 
@@ -8,9 +9,10 @@ def generated(d):
     return [r for r in d.resources if r.typ in GENERATED]
 
 
-def test_without_rotation_nothing_carries_a_trigger(deploy):
+def test_the_counter_is_always_the_trigger_so_the_first_change_replaces(deploy):
     d = deploy(runnerCount=1, devEnvironments=[{"name": "ann"}])
-    assert generated(d) and all(r.replacement_trigger is None for r in generated(d))
+    triggers = {r.name: r.replacement_trigger for r in generated(d)}
+    assert triggers.pop("stack-ca-key") is None and set(triggers.values()) == {"0"}
 
 
 def test_a_rotation_replaces_every_generated_secret_and_key_but_the_ca(deploy):
