@@ -57,12 +57,13 @@ mc mb --ignore-existing local/{bucket} >/dev/null
 printf '%s' '{policy}' > /tmp/dap-policy.json
 mc admin policy create local {bucket}-rw /tmp/dap-policy.json >/dev/null
 rm -f /tmp/dap-policy.json
-mc admin user add local "$access_key" "$secret_key" >/dev/null
-mc admin policy attach local {bucket}-rw --user "$access_key" >/dev/null 2>&1 || true
+# `--`: a generated key may begin with "-", which mc would take for a flag wherever it stands
+mc admin user add -- local "$access_key" "$secret_key" >/dev/null
+mc admin policy attach local {bucket}-rw --user="$access_key" >/dev/null 2>&1 || true
 # keys of this bucket from earlier deployments (destroy + up, rotation) stop working
 mc admin user list local --json | sed -n 's/.*"accessKey":"\\([^"]*\\)".*"policyName":"{bucket}-rw".*/\\1/p' |
-while read -r old; do [ "$old" = "$access_key" ] || mc admin user remove local "$old" >/dev/null; done
-mc admin user info local "$access_key" | grep -q '{bucket}-rw'
+while read -r old; do [ "$old" = "$access_key" ] || mc admin user remove -- local "$old" >/dev/null; done
+mc admin user info -- local "$access_key" | grep -q '{bucket}-rw'
 echo "bucket {bucket} ready"
 """
 

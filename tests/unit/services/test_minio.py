@@ -33,17 +33,26 @@ def test_bucket_policy_allows_that_bucket_and_its_objects_only():
 
 
 FAKE_MC = """#!/bin/sh
+# like mc's CLI parser: an argument that begins with "-" anywhere before `--` must be a flag it knows
+seen_end=0
+for a in "$@"; do
+  [ "$a" = "--" ] && seen_end=1
+  case "$seen_end:$a" in
+    0:--ignore-existing|0:--json|0:--user=*|0:--|1:*) ;;
+    0:-*) echo "mc: <ERROR> Invalid command usage, flag provided but not defined: $a" >&2; exit 1 ;;
+  esac
+done
 printf '%s\\n' "$*" >> "$LOG"
 printf '%s\\n' "$MC_HOST_local" >> "$LOG.hosts"
 case "$*" in
   "admin policy create"*) cp "$6" "$LOG.policy" ;;
   "admin user list local --json") cat "$USERS" ;;
-  "admin user info local "*) printf 'AccessKey: %s\\nPolicyName: mlflow-rw\\n' "$5" ;;
+  "admin user info -- local "*) printf 'AccessKey: %s\\nPolicyName: mlflow-rw\\n' "$6" ;;
 esac
 """
 
 
-def run_provision(tmp_path, users):
+def run_provision(tmp_path, users, key="NEWKEY", secret="NEWSECRET"):
     """provision_script("mlflow") with an `mc` that records its calls; the container's files are under tmp_path."""
     (tmp_path / "bin").mkdir()
     (tmp_path / "secrets").mkdir()
@@ -59,7 +68,7 @@ def run_provision(tmp_path, users):
     script = script.replace("/tmp/dap-policy.json", str(tmp_path / "policy.json")).replace(SECRETS_DIR, str(tmp_path / "secrets"))
     log = tmp_path / "log"
     res = subprocess.run(
-        ["/bin/sh", "-c", script], input="NEWKEY\nNEWSECRET\n", capture_output=True, text=True,
+        ["/bin/sh", "-c", script], input=f"{key}\n{secret}\n", capture_output=True, text=True,
         env={"PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "LOG": str(log), "USERS": str(tmp_path / "users")},
     )
     assert res.returncode == 0, res.stderr
@@ -70,9 +79,9 @@ def test_provisioning_makes_the_bucket_the_policy_and_the_key(tmp_path):
     calls, policy, out, tmp = run_provision(tmp_path, [])
     assert calls[:2] == ["ready local", "mb --ignore-existing local/mlflow"]
     assert json.loads(policy) == json.loads(bucket_policy("mlflow"))  # survives the shell quoting intact
-    assert "admin user add local NEWKEY NEWSECRET" in calls
-    assert "admin policy attach local mlflow-rw --user NEWKEY" in calls
-    assert calls[-1] == "admin user info local NEWKEY"
+    assert "admin user add -- local NEWKEY NEWSECRET" in calls
+    assert "admin policy attach local mlflow-rw --user=NEWKEY" in calls
+    assert calls[-1] == "admin user info -- local NEWKEY"
     assert not (tmp / "policy.json").exists()  # removed after use
     # every call authenticated as root, with the credentials read from the container's files
     assert set((tmp / "log.hosts").read_text().splitlines()) == {f"http://ROOTUSER:ROOTPW@127.0.0.1:{API_PORT}"}
@@ -88,6 +97,12 @@ def test_provisioning_removes_the_buckets_older_keys_only(tmp_path):
     calls, _, _, _ = run_provision(tmp_path, users)
     removed = [c.rsplit(" ", 1)[1] for c in calls if c.startswith("admin user remove")]
     assert removed == ["OLDKEY"]
+
+
+def test_keys_that_begin_with_a_dash_are_not_taken_for_flags(tmp_path):
+    # generated keys may begin with "-" (the alphabet has - and _): mc once refused one as an unknown flag
+    calls, _, _, _ = run_provision(tmp_path, [], key="-dashkey", secret="-dashsecret")
+    assert "admin user add -- local -dashkey -dashsecret" in calls and calls[-1] == "admin user info -- local -dashkey"
 
 
 def test_provisioning_script_carries_no_secret():
