@@ -86,23 +86,22 @@ def build(cfg: PlatformConfig, stack: str, previous: Optional[dict[str, Any]] = 
         host = hosts.for_runner(i)
         for environment in cfg.runner.job_environments:  # the images jobs name by $DAP_IMAGE_..., on every runner host
             host.environment(environment, cfg.images)
-        runners.append(
-            runner := RunnerHost(
-                f"runner-{i + 1}",
-                RunnerHostArgs(
-                    runner=cfg.runner,
-                    image=cfg.images.gitlab_runner,
-                    job_image=cfg.images.job_default,
-                    mlflow_url=service.urls["mlflow"],
-                    memory_mb=cfg.memory_mb.gitlab_runner,
-                    runner_token=cfg.gitlab.runner_token,
-                    prefix=prefix,
-                    host=host,
-                    gitlab=gitlab,
-                ),
-                opts=host.opts,
-            )
+        runner = RunnerHost(
+            f"runner-{i + 1}",
+            RunnerHostArgs(
+                runner=cfg.runner,
+                image=cfg.images.gitlab_runner,
+                job_image=cfg.images.job_default,
+                mlflow_url=service.urls["mlflow"],
+                memory_mb=cfg.memory_mb.gitlab_runner,
+                runner_token=cfg.gitlab.runner_token,
+                prefix=prefix,
+                host=host,
+                gitlab=gitlab,
+            ),
+            opts=host.opts,
         )
+        runners.append(runner)
         on_host.setdefault(host.key, []).append(runner)
 
     envs_out: dict[str, Any] = {}

@@ -18,8 +18,7 @@ from .config import WatchdogConfig
 from .containers import ContainerSpec, Started, Upload, make_container
 from .host import DockerHost
 from .watchdog_agent import PREFIX_LABEL
-
-ROLE = "watchdog"
+from .watchdog_agent import WATCHDOG_ROLE as ROLE
 AGENT = Path(__file__).with_name("watchdog_agent.py")
 AGENT_PATH = "/opt/dap/watchdog.py"
 

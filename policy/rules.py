@@ -101,7 +101,6 @@ def internal_networks_for_data(resources: Iterable[tuple[str, Mapping[str, Any]]
                 report(f"container '{p.get('name')}' ({role(p)}) is on the default bridge network")
 
 
-
 # GitLab's required upgrade stops (docs.gitlab.com, "Plan your upgrade path"): versions an instance must run, and
 # finish its background migrations on, before any later version. From 17.5 they are scheduled at x.2, x.5, x.8 and
 # x.11; the ones before that are listed (unconditional stops only).

@@ -35,10 +35,12 @@ from pathlib import Path
 from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dap_components.services.mlflow import BUCKET  # noqa: E402  the bucket the program makes for MLflow
 FORMAT = 1
 VOLUMES = [("gitlab", "config"), ("gitlab", "data"), ("pgadmin", "data"), ("portainer", "data")]  # (role, purpose)
 DATABASE_SERVERS = ["postgres-service", "postgres-data"]
-BUCKET = "mlflow"
 # Run inside the MLflow container (its boto3, its bucket key, its CA): the bucket as a tar on stdout, or back.
 BUCKET_OUT = r"""
 import boto3, io, os, sys, tarfile
@@ -147,11 +149,16 @@ def dump_databases(t: Target, out: Path) -> list[dict]:
     return entries
 
 
+def in_mlflow(t: Target, script: str, bucket: str, **io) -> subprocess.CompletedProcess:
+    """``script`` with the MLflow container's Python, its bucket key and its CA (as MLflow itself reaches S3)."""
+    return t.docker("exec", "-i", t.name("mlflow"), "sh", "-c",
+                    'AWS_SHARED_CREDENTIALS_FILE="$DAP_INSTALL_AWS_SHARED_CREDENTIALS_FILE" exec python3 -c "$0" "$1"',
+                    script, bucket, **io)
+
+
 def copy_bucket(t: Target, out: Path) -> dict:
     with open(out / "mlflow-bucket.tar", "wb") as f:
-        t.docker("exec", "-i", t.name("mlflow"), "sh", "-c",
-                 'AWS_SHARED_CREDENTIALS_FILE="$DAP_INSTALL_AWS_SHARED_CREDENTIALS_FILE" exec python3 -c "$0" "$1"',
-                 BUCKET_OUT, BUCKET, stdout=f)
+        in_mlflow(t, BUCKET_OUT, BUCKET, stdout=f)
     log("mlflow bucket copied")
     return {"path": "mlflow-bucket.tar", "kind": "bucket", "bucket": BUCKET}
 
@@ -305,13 +312,11 @@ def restore(t: Target, backup: Path) -> dict:
             if e["kind"] == "postgres-database":
                 restore_database(t, backup, e)
         t.docker("start", t.name("mlflow"))
-        wait_running(t, t.name("mlflow"))
+        wait_healthy(t, t.name("mlflow"))
         bucket = [e for e in files if e["kind"] == "bucket"]
         for e in bucket:
             with open(backup / e["path"], "rb") as f:
-                t.docker("exec", "-i", t.name("mlflow"), "sh", "-c",
-                         'AWS_SHARED_CREDENTIALS_FILE="$DAP_INSTALL_AWS_SHARED_CREDENTIALS_FILE" exec python3 -c "$0" "$1"',
-                         BUCKET_IN, e["bucket"], stdin=f, stdout=subprocess.PIPE)
+                in_mlflow(t, BUCKET_IN, e["bucket"], stdin=f, stdout=subprocess.PIPE)
             log("mlflow bucket restored")
         image = t.helper_image()
         for role in roles_with_volumes:
@@ -327,7 +332,7 @@ def restore(t: Target, backup: Path) -> dict:
         for role in roles_with_volumes:
             if t.exists(t.name(role)):
                 t.docker("start", t.name(role))
-        wait_running(t, t.name("gitlab"), timeout=600)
+        wait_healthy(t, t.name("gitlab"), timeout=600)
     finally:
         t.docker("start", t.name("watchdog"), check=False)
     # The restored GitLab, pgAdmin and Portainer data hold the old stack's passwords and tokens. First GitLab's
@@ -356,7 +361,7 @@ def restore_database(t: Target, backup: Path, e: dict) -> None:
     log(f"{server}: {db} restored (owner {owner})")
 
 
-def wait_running(t: Target, container: str, timeout: float = 120) -> None:
+def wait_healthy(t: Target, container: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if t.docker("inspect", "-f", "{{if .State.Health}}{{.State.Health.Status}}{{end}}", container).stdout.strip() == "healthy":

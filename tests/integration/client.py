@@ -153,6 +153,12 @@ class PlatformClient:
     def mlflow_auth(self) -> tuple[str, str]:
         return self.creds["mlflow-username"], self.creds["mlflow-password"]
 
+    def mlflow_env(self) -> dict[str, str]:
+        """What an MLflow client needs here: basic auth, the CA for the server, and the CA for the presigned
+        artifact URLs to https://s3.<domain> that plain `requests` follows."""
+        return {"MLFLOW_TRACKING_USERNAME": self.creds["mlflow-username"], "MLFLOW_TRACKING_PASSWORD": self.creds["mlflow-password"],
+                "MLFLOW_TRACKING_SERVER_CERT_PATH": str(self.ca), "REQUESTS_CA_BUNDLE": str(self.ca)}
+
     def portainer_login(self, password: Optional[str] = None) -> int:
         body = json.dumps({"username": self.creds["portainer-username"], "password": password or self.creds["portainer-password"]})
         return self.https("portainer", "/api/auth", method="POST", data=body.encode(), headers={"Content-Type": "application/json"})[0]
@@ -245,6 +251,13 @@ def docker(*args: str, input: Optional[str] = None, check: bool = True) -> str:
 
 def containers(prefix: str) -> list[str]:
     return sorted(docker("ps", "-a", "--filter", f"name=^{prefix}-", "--format", "{{.Names}}").split())
+
+
+def remove_volumes(prefix: str) -> None:
+    """The volumes a deployment left (retained on destroy), for a test that owns them."""
+    vols = docker("volume", "ls", "-q", "--filter", f"name=^{prefix}-", check=False).split()
+    if vols:
+        docker("volume", "rm", "-f", *vols, check=False)
 
 
 def health(prefix: str) -> dict[str, str]:

@@ -33,6 +33,7 @@ from .client import (
     health,
     mint_gitlab_token,
     platform_dns,
+    remove_volumes,
     wait_healthy,
 )
 from .browser import Browser
@@ -113,9 +114,7 @@ def dep(project_dir, pulumi_env, tmp_path_factory):
             stack.destroy(on_output=print)
         finally:
             stack.workspace.remove_stack(stack.name, force=True)
-            vols = docker("volume", "ls", "-q", "--filter", f"name=^{d.prefix}-", check=False).split()
-            if vols:
-                docker("volume", "rm", "-f", *vols, check=False)
+            remove_volumes(d.prefix)
 
 
 # -- right after a cold up ---------------------------------------------------------------------------------
@@ -149,11 +148,8 @@ def test_10_mlflow_run_with_artifact_through_the_proxy(dep, monkeypatch):
 
     c = dep.client
     assert c.https("mlflow", "/api/2.0/mlflow/experiments/search?max_results=1")[0] == 401
-    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", c.creds["mlflow-username"])
-    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", c.creds["mlflow-password"])
-    monkeypatch.setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", str(c.ca))
-    # downloads follow presigned URLs to https://s3.<domain> with plain `requests`: trust the CA there too
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(c.ca))
+    for k, v in c.mlflow_env().items():
+        monkeypatch.setenv(k, v)
     artifact = dep.workdir / "model-card.txt"
     artifact.write_text("trained by the e2e test\n")
     with platform_dns(DOMAIN):
@@ -179,12 +175,8 @@ def mlflow_artifact_text(dep, run_id: str) -> str:
     import mlflow
 
     c = dep.client
-    env = {
-        "MLFLOW_TRACKING_USERNAME": c.creds["mlflow-username"], "MLFLOW_TRACKING_PASSWORD": c.creds["mlflow-password"],
-        "MLFLOW_TRACKING_SERVER_CERT_PATH": str(c.ca), "REQUESTS_CA_BUNDLE": str(c.ca),
-    }
     with pytest.MonkeyPatch.context() as mp, platform_dns(DOMAIN):
-        for k, v in env.items():
+        for k, v in c.mlflow_env().items():
             mp.setenv(k, v)
         client = mlflow.MlflowClient(tracking_uri=c.url("mlflow", ""))
         assert client.get_run(run_id).data.metrics == {"rmse": 0.125}
@@ -378,8 +370,7 @@ def test_19b_the_example_pipeline_job_logs_to_mlflow_with_what_a_runner_job_gets
     import mlflow
 
     with pytest.MonkeyPatch.context() as mp, platform_dns(DOMAIN):
-        for k, v in {"MLFLOW_TRACKING_USERNAME": c.creds["mlflow-username"], "MLFLOW_TRACKING_PASSWORD": c.creds["mlflow-password"],
-                     "MLFLOW_TRACKING_SERVER_CERT_PATH": str(c.ca), "REQUESTS_CA_BUNDLE": str(c.ca)}.items():
+        for k, v in c.mlflow_env().items():
             mp.setenv(k, v)
         client = mlflow.MlflowClient(tracking_uri=c.url("mlflow", ""))
         run = client.get_run(run_id)

@@ -31,6 +31,7 @@ from .client import (
     health,
     mint_gitlab_token,
     platform_dns,
+    remove_volumes,
     wait_healthy,
 )
 from .conftest import ROOT, ci_config, make_stack, offline_images, write_stack_config
@@ -88,22 +89,15 @@ def ops(project_dir, pulumi_env, tmp_path_factory):
             stack.destroy(on_output=print)
         finally:
             stack.workspace.remove_stack(stack.name, force=True)
-            vols = docker("volume", "ls", "-q", "--filter", f"name=^{o.prefix}-", check=False).split()
-            if vols:
-                docker("volume", "rm", "-f", *vols, check=False)
+            remove_volumes(o.prefix)
             for tag in docker("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "label=org.dap-ops.upgrade-test", check=False).split():
                 docker("rmi", "-f", tag, check=False)
-
-
-def mlflow_env(c: PlatformClient) -> dict[str, str]:
-    return {"MLFLOW_TRACKING_USERNAME": c.creds["mlflow-username"], "MLFLOW_TRACKING_PASSWORD": c.creds["mlflow-password"],
-            "MLFLOW_TRACKING_SERVER_CERT_PATH": str(c.ca), "REQUESTS_CA_BUNDLE": str(c.ca)}
 
 
 def mlflow_client(c: PlatformClient, mp: pytest.MonkeyPatch):
     import mlflow
 
-    for k, v in mlflow_env(c).items():
+    for k, v in c.mlflow_env().items():
         mp.setenv(k, v)
     return mlflow.MlflowClient(tracking_uri=c.url("mlflow", ""))
 
@@ -125,14 +119,14 @@ def assert_data_intact(o: Ops, exact_runners: bool = True) -> None:
     assert listed == [o.name("runner-1")] if exact_runners else o.name("runner-1") in listed, listed
 
 
-def time_to_healthy(names: list[str], since: float, timeout: float = 300) -> dict[str, float]:
-    """Seconds from ``since`` until each container is running and healthy (polled every 0.5 s)."""
+def time_to_healthy(prefix: str, names: list[str], since: float, timeout: float = 300) -> dict[str, float]:
+    """Seconds from ``since`` until each of ``names`` (containers of ``prefix``) is running and healthy (polled
+    every 0.5 s)."""
     done: dict[str, float] = {}
     states: dict[str, str] = {}
     while len(done) < len(names):
         assert time.monotonic() - since < timeout, f"not healthy after {timeout} s: {states}"
-        out = docker("inspect", "-f", "{{.Name}} {{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}", *names, check=False)
-        states = dict(line.lstrip("/").split(" ", 1) for line in out.splitlines() if " " in line)
+        states = {n: s for n, s in health(prefix).items() if n in names}
         for n, s in states.items():
             if s == "running/healthy" and n not in done:
                 done[n] = time.monotonic() - since
@@ -170,7 +164,7 @@ def test_10_every_service_container_killed_is_healthy_again_unattended_with_the_
     assert len(names) == 10, names
     t0 = time.monotonic()
     docker("kill", *names)
-    times = time_to_healthy(names, t0)
+    times = time_to_healthy(ops.prefix, names, t0)
     assert "was exited" in docker("logs", ops.name("watchdog"))  # the watchdog started them: Docker does not
     assert_data_intact(ops)
     FIGURES["docker kill of all 10 service containers: each healthy again after (s)"] = json.dumps(
@@ -195,7 +189,7 @@ def test_11_the_docker_daemon_stopped_and_started_comes_back_healthy_by_itself(o
     engine = time.monotonic() - t_start
     t0 = time.monotonic()
     names = containers(ops.prefix)
-    times = time_to_healthy(names, t0)
+    times = time_to_healthy(ops.prefix, names, t0)
     assert_data_intact(ops)
     FIGURES["dockerd SIGTERM: stopped after (s)"] = f"{stopped:.1f}"
     FIGURES["dockerd start: engine answering after (s)"] = f"{engine:.1f}"
@@ -489,6 +483,4 @@ def test_52_restore_into_a_fresh_stack_finds_the_run_the_rows_and_gitlabs_data(o
     finally:
         fresh.destroy(on_output=print)
         fresh.workspace.remove_stack(fresh.name, force=True)
-        vols = docker("volume", "ls", "-q", "--filter", f"name=^{r.prefix}-", check=False).split()
-        if vols:
-            docker("volume", "rm", "-f", *vols, check=False)
+        remove_volumes(r.prefix)
